@@ -1,0 +1,141 @@
+"""The deployment queue (`deployments`): CRUD, status machine with auto-skip, rollback, claim."""
+
+from __future__ import annotations
+
+import functions_framework
+
+from shared import logs
+from shared.config import load_settings_or_exit
+from shared.errors import BadRequest
+from shared.models.deployment import (
+    Deployment,
+    DeploymentCreate,
+    DeploymentPatch,
+    ListQuery,
+    RollbackQuery,
+    TargetVersionQuery,
+    TaxonomyBody,
+    public,
+)
+from shared.store import firestore as fs
+from shared.store.deployments import DeploymentStore, request_hash
+from shared.web import Api, Context, Route
+
+SETTINGS = load_settings_or_exit()
+logs.configure(SETTINGS.project)
+_store: DeploymentStore | None = None
+
+
+def store() -> DeploymentStore:
+    global _store
+    if _store is None:
+        _store = DeploymentStore(fs.client(SETTINGS.project, SETTINGS.firestore_database))
+    return _store
+
+
+def meta(ctx: Context) -> dict:
+    return {"ip": ctx.ip, "user_agent": ctx.user_agent}
+
+
+def idempotency_key(ctx: Context) -> str | None:
+    key = ctx.request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise BadRequest(
+            "Idempotency-Key must be 1 to 255 printable characters",
+            details=[{"field": "Idempotency-Key", "error": "invalid"}],
+        )
+    return key
+
+
+def health(ctx: Context):
+    return {"status": "healthy"}
+
+
+def openapi(ctx: Context):
+    return API.openapi()
+
+
+def list_deployments(ctx: Context):
+    q = ctx.query
+    records, next_token = store().list(ctx.org, q.filters(), q.limit, q.page_token)
+    headers = {"X-Next-Page-Token": next_token} if next_token else {}
+    return [public(r) for r in records], 200, headers
+
+
+def create_deployment(ctx: Context):
+    record, replayed = store().create(
+        ctx.org,
+        ctx.body,
+        ctx.principal,
+        idempotency_key=idempotency_key(ctx),
+        body_hash=request_hash(ctx.extra["json"]),
+        meta=meta(ctx),
+    )
+    return public(record), 201, {"Idempotent-Replayed": "true"} if replayed else {}
+
+
+def get_deployment(ctx: Context, deployment_id: str):
+    return public(store().get(ctx.org, deployment_id))
+
+
+def update_deployment(ctx: Context, deployment_id: str):
+    patch: DeploymentPatch = ctx.body
+    if not patch.model_fields_set:
+        raise BadRequest("nothing to change: give status, notes or deployment_uri", code="empty_body")
+    return public(store().update(ctx.org, deployment_id, patch, ctx.principal, meta(ctx)))
+
+
+def rollback_taxonomy(ctx: Context):
+    q: RollbackQuery = ctx.query
+    record = store().rollback_taxonomy(
+        ctx.org, q.taxonomy(), q.target_version, ctx.principal, meta(ctx)
+    )
+    return public(record), 201
+
+
+def rollback_deployment(ctx: Context, deployment_id: str):
+    record = store().rollback_deployment(
+        ctx.org, deployment_id, ctx.query.target_version, ctx.principal, meta(ctx)
+    )
+    return public(record), 201
+
+
+def claim(ctx: Context):
+    taxonomy = ctx.body.model_dump(mode="json")
+    return public(store().claim(ctx.org, taxonomy, ctx.principal, meta(ctx)))
+
+
+API = Api(
+    "deployq deployments",
+    SETTINGS,
+    [
+        Route("/health", "GET", health, auth="public", summary="liveness"),
+        Route("/openapi.json", "GET", openapi, auth="public", summary="this API's OpenAPI document"),
+        Route("/v1/deployments", "GET", list_deployments, query=ListQuery,
+              response=[Deployment], summary="list deployments, newest first"),
+        Route("/v1/deployments", "POST", create_deployment, role="deployer",
+              body=DeploymentCreate, response=Deployment, status=201,
+              summary="queue a deployment (Idempotency-Key honoured)"),
+        Route("/v1/deployments/rollback", "POST", rollback_taxonomy, role="deployer",
+              query=RollbackQuery, response=Deployment, status=201,
+              summary="roll a taxonomy back to its previous (or a given) deployed version"),
+        Route("/v1/deployments/claim", "POST", claim, role="deployer", body=TaxonomyBody,
+              response=Deployment, summary="take the newest scheduled deployment of a taxonomy"),
+        Route("/v1/deployments/<deployment_id>", "GET", get_deployment, response=Deployment,
+              summary="one deployment"),
+        Route("/v1/deployments/<deployment_id>", "PATCH", update_deployment, role="deployer",
+              body=DeploymentPatch, response=Deployment,
+              summary="change status (auto-skips older scheduled), notes or deployment_uri"),
+        Route("/v1/deployments/<deployment_id>/rollback", "POST", rollback_deployment,
+              role="deployer", query=TargetVersionQuery, response=Deployment, status=201,
+              summary="roll back from this deployment"),
+    ],
+)
+
+
+@functions_framework.http
+def deployments(request):
+    """HTTP entry point of the deployment queue."""
+    return API.handle(request)

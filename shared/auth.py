@@ -1,0 +1,327 @@
+"""Who is calling: GitHub OIDC JWTs, Google ID tokens, GitHub PATs and internal callers.
+
+`Authenticator.authenticate` resolves a request's headers to a `Principal` or
+raises Unauthorized (401: no or invalid token), Forbidden (403: valid but not
+allowed) or BadRequest (400: a required header is missing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import jwt
+import requests
+
+from shared.config import ROLES, Settings
+from shared.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
+
+GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+ORG_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,98}[A-Za-z0-9_])?$")
+PAT_CACHE_SECONDS = 300
+CLOCK_SKEW_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of one request, scoped to one organisation."""
+
+    kind: str  # github_oidc | google | github_pat | internal | local
+    subject: str
+    organisation: str | None
+    role: str
+    repository: str | None = None
+    workflow: str | None = None
+    actor: str | None = None
+
+    def has_role(self, minimum: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(minimum)
+
+    def require(self, minimum: str) -> None:
+        """Raise Forbidden unless the caller's role is at least `minimum`."""
+        if not self.has_role(minimum):
+            raise Forbidden(f"this action needs the {minimum} role; you are {self.role}")
+
+
+def bearer_token(headers: Mapping[str, str]) -> str:
+    value = headers.get("Authorization") or ""
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token in the Authorization header")
+    return token.strip()
+
+
+def organisation_header(headers: Mapping[str, str]) -> str:
+    """The tenant named by `X-Organisation`, lower-cased; 400 naming the header if absent or bad."""
+    value = (headers.get("X-Organisation") or "").strip()
+    if not value:
+        raise BadRequest(
+            "the X-Organisation header is required with this kind of credential",
+            code="missing_header",
+            details=[{"field": "X-Organisation", "error": "required"}],
+        )
+    if not ORG_NAME.match(value):
+        raise BadRequest(
+            "X-Organisation is not a valid organisation name",
+            details=[{"field": "X-Organisation", "error": "invalid organisation name"}],
+        )
+    return value.lower()
+
+
+class GoogleCerts:
+    """Google's signing certificates (`{kid: PEM}`), cached per Cache-Control, refetched on unknown kid."""
+
+    def __init__(self, url: str, session: requests.Session, min_refetch_seconds: float = 60):
+        self.url = url
+        self.session = session
+        self.min_refetch_seconds = min_refetch_seconds
+        self._certs: dict[str, str] = {}
+        self._expires = 0.0
+        self._fetched = 0.0
+        self._lock = threading.Lock()
+
+    def _fetch(self) -> None:
+        try:
+            response = self.session.get(self.url, timeout=10)
+            response.raise_for_status()
+            certs = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise ServiceUnavailable(f"cannot fetch Google signing certificates: {exc}") from None
+        if not isinstance(certs, dict):
+            raise ServiceUnavailable("Google signing certificates are not a JSON object")
+        max_age = 3600
+        match = re.search(r"max-age=(\d+)", response.headers.get("Cache-Control", ""))
+        if match:
+            max_age = int(match.group(1))
+        now = time.monotonic()
+        self._certs, self._expires, self._fetched = certs, now + max_age, now
+
+    def get(self, kid: str | None) -> dict[str, str]:
+        with self._lock:
+            now = time.monotonic()
+            stale = now >= self._expires
+            unknown = kid is not None and kid not in self._certs
+            if stale or (unknown and now - self._fetched >= self.min_refetch_seconds):
+                self._fetch()
+            return dict(self._certs)
+
+
+class PatCache:
+    """Verified PAT principals by (token hash, org), kept for 5 minutes, bounded in size."""
+
+    def __init__(self, ttl: float = PAT_CACHE_SECONDS, size: int = 10_000):
+        self.ttl, self.size = ttl, size
+        self._items: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Principal | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] < time.monotonic():
+                self._items.pop(key, None)
+                return None
+            return item[1]
+
+    def put(self, key: str, principal: Principal) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + self.ttl, principal)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class Authenticator:
+    """Verifies every kind of credential deployq accepts, configured from Settings."""
+
+    def __init__(self, settings: Settings, session: requests.Session | None = None):
+        self.settings = settings
+        self.session = session or requests.Session()
+        self._jwks = jwt.PyJWKClient(
+            settings.github_oidc_jwks_url,
+            cache_keys=False,
+            lifespan=3600,
+            timeout=10,
+            cooldown_duration=60,
+        )
+        self._google_certs = GoogleCerts(settings.google_certs_url, self.session)
+        self._pats = PatCache()
+
+    # -- entry points -------------------------------------------------------------
+
+    def authenticate(self, headers: Mapping[str, str]) -> Principal:
+        """The tenant principal of a request (any caller kind but internal)."""
+        if not self.settings.auth_enabled:
+            org = organisation_header(headers)
+            self._check_allowed(org)
+            actor = (headers.get("X-Actor") or "local-developer").strip()[:200]
+            return Principal("local", actor, org, "admin", actor=actor)
+        token = bearer_token(headers)
+        if token.count(".") == 2:
+            claims = self._unverified_claims(token)
+            if claims.get("iss", "").rstrip("/") == self.settings.github_oidc_issuer:
+                principal = self.verify_github_oidc(token)
+            elif claims.get("iss") in GOOGLE_ISSUERS:
+                principal = self.google_principal(self.verify_google(token), headers)
+            else:
+                raise Unauthorized("token issuer is not trusted")
+        else:
+            principal = self.verify_github_pat(token, organisation_header(headers))
+        self._check_allowed(principal.organisation)
+        return principal
+
+    def authenticate_internal(self, headers: Mapping[str, str]) -> Principal:
+        """An internal caller: a Google ID token whose email is in INTERNAL_SERVICE_ACCOUNTS."""
+        if not self.settings.auth_enabled:
+            return Principal("internal", "local", None, "admin", actor="local")
+        token = bearer_token(headers)
+        if token.count(".") != 2:
+            raise Unauthorized("internal endpoints need a Google-signed ID token")
+        claims = self._unverified_claims(token)
+        if claims.get("iss") not in GOOGLE_ISSUERS:
+            if claims.get("iss", "").rstrip("/") == self.settings.github_oidc_issuer:
+                self.verify_github_oidc(token)
+                raise Forbidden("internal endpoints accept only deployq's service accounts")
+            raise Unauthorized("token issuer is not trusted")
+        verified = self.verify_google(token)
+        email = str(verified.get("email", "")).lower()
+        if email not in self.settings.internal_service_accounts:
+            raise Forbidden("internal endpoints accept only deployq's service accounts")
+        return Principal("internal", email, None, "admin", actor=email)
+
+    # -- verifiers ----------------------------------------------------------------
+
+    @staticmethod
+    def _unverified_claims(token: str) -> dict[str, Any]:
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise Unauthorized("malformed token") from None
+        if not isinstance(claims, dict):
+            raise Unauthorized("malformed token")
+        return claims
+
+    def verify_github_oidc(self, token: str) -> Principal:
+        """A GitHub Actions OIDC JWT: RS256 from the JWKS, iss, aud, exp, nbf checked."""
+        try:
+            key = self._jwks.get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise ServiceUnavailable(f"cannot fetch the GitHub OIDC keys: {exc}") from None
+        except jwt.PyJWTError:
+            raise Unauthorized("token signing key is unknown") from None
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=["RS256"],
+                audience=self.settings.github_oidc_audience,
+                issuer=self.settings.github_oidc_issuer,
+                leeway=CLOCK_SKEW_SECONDS,
+                options={"require": ["exp", "iss", "aud", "repository_owner"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("token has expired") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid token: {exc}") from None
+        owner = str(claims["repository_owner"]).lower()
+        if not ORG_NAME.match(owner):
+            raise Unauthorized("token repository_owner is not an organisation name")
+        return Principal(
+            kind="github_oidc",
+            subject=str(claims.get("sub", "")),
+            organisation=owner,
+            role="deployer",
+            repository=claims.get("repository"),
+            workflow=claims.get("workflow"),
+            actor=claims.get("actor"),
+        )
+
+    def verify_google(self, token: str) -> dict[str, Any]:
+        """A Google-signed ID token (users via gcloud, service accounts) for one of our audiences."""
+        from google.auth import exceptions as google_exceptions
+        from google.auth import jwt as google_jwt
+
+        if not self.settings.google_id_token_audiences:
+            raise Unauthorized("Google ID tokens are not accepted: GOOGLE_ID_TOKEN_AUDIENCES is empty")
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            raise Unauthorized("malformed token") from None
+        certs = self._google_certs.get(kid)
+        try:
+            claims = google_jwt.decode(
+                token,
+                certs=certs,
+                audience=list(self.settings.google_id_token_audiences),
+                clock_skew_in_seconds=CLOCK_SKEW_SECONDS,
+            )
+        except (ValueError, google_exceptions.GoogleAuthError) as exc:
+            reason = "token has expired" if "expired" in str(exc).lower() else f"invalid token: {exc}"
+            raise Unauthorized(reason) from None
+        if claims.get("iss") not in GOOGLE_ISSUERS:
+            raise Unauthorized("token issuer is not Google")
+        if not claims.get("email") or claims.get("email_verified") is not True:
+            raise Unauthorized("Google ID token carries no verified email")
+        return claims
+
+    def google_principal(self, claims: Mapping[str, Any], headers: Mapping[str, str]) -> Principal:
+        org = organisation_header(headers)
+        email = str(claims["email"]).lower()
+        role = self.settings.org_access.get(org, {}).get(email)
+        if role is None:
+            raise Forbidden(f"{email} has no access to organisation {org}")
+        return Principal("google", str(claims.get("sub", email)), org, role, actor=email)
+
+    def verify_github_pat(self, token: str, org: str) -> Principal:
+        """A GitHub PAT: the token's user must be an active member of `org` (cached 5 minutes)."""
+        key = hashlib.sha256(f"{token}\0{org}".encode()).hexdigest()
+        cached = self._pats.get(key)
+        if cached is not None:
+            return cached
+        user = self._github("/user", token)
+        if user.status_code in (401, 403):
+            raise Unauthorized("GitHub rejected the token")
+        login = self._github_json(user).get("login")
+        if user.status_code != 200 or not login:
+            raise ServiceUnavailable(f"GitHub answered {user.status_code} for /user")
+        membership = self._github(f"/user/memberships/orgs/{org}", token)
+        if membership.status_code in (403, 404):
+            raise Forbidden(f"{login} is not a member of {org}")
+        if membership.status_code != 200:
+            raise ServiceUnavailable(f"GitHub answered {membership.status_code} for the membership")
+        if self._github_json(membership).get("state") != "active":
+            raise Forbidden(f"{login}'s membership of {org} is not active")
+        principal = Principal("github_pat", str(login), org, "deployer", actor=str(login))
+        self._pats.put(key, principal)
+        return principal
+
+    def _github(self, path: str, token: str) -> requests.Response:
+        try:
+            return self.session.get(
+                f"{self.settings.github_api_url}{path}",
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Accept": "application/vnd.github+json",
+                    "X-GitHub-Api-Version": "2022-11-28",
+                },
+                timeout=10,
+            )
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(f"cannot reach the GitHub API: {exc}") from None
+
+    @staticmethod
+    def _github_json(response: requests.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    def _check_allowed(self, org: str | None) -> None:
+        allowed = self.settings.allowed_organisations
+        if allowed and org not in allowed:
+            raise Forbidden(f"organisation {org} is not allowed on this deployq")

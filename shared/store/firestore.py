@@ -1,0 +1,73 @@
+"""Firestore access shared by the stores: one client per (project, database), transactions with retry."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+from typing import Callable, TypeVar
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from shared.errors import ConcurrentUpdate
+
+T = TypeVar("T")
+TRANSACTION_DEADLINE_SECONDS = 25.0
+_clients: dict[tuple[str, str], firestore.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def client(project: str, database: str = "(default)") -> firestore.Client:
+    """The process's Firestore client for a database (honours FIRESTORE_EMULATOR_HOST)."""
+    key = (project, database)
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = firestore.Client(project=project, database=database)
+        return _clients[key]
+
+
+def _is_contention(exc: Exception) -> bool:
+    if isinstance(exc, (gexc.Aborted, gexc.Conflict)):
+        return True
+    # The client raises ValueError once its own attempts are used up.
+    return isinstance(exc, ValueError) and "Failed to commit transaction" in str(exc)
+
+
+def run_transaction(
+    db: firestore.Client,
+    body: Callable[[firestore.Transaction], T],
+    *,
+    deadline: float = TRANSACTION_DEADLINE_SECONDS,
+) -> T:
+    """Run `body(transaction)` until it commits; contention retries with jitter, then 409.
+
+    Raises ConcurrentUpdate when the transaction kept conflicting for `deadline` seconds.
+    """
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        transaction = db.transaction(max_attempts=1)
+        try:
+            return firestore.transactional(body)(transaction)
+        except Exception as exc:
+            if not _is_contention(exc):
+                raise
+            attempt += 1
+            if time.monotonic() - started > deadline:
+                raise ConcurrentUpdate(
+                    "the record is being changed by other requests right now; retry"
+                ) from None
+            time.sleep(random.uniform(0, min(0.02 * 2**attempt, 0.5)))
+
+
+class StripedLocks:
+    """A fixed set of locks picked by key hash: serialises writers of one key within a process."""
+
+    def __init__(self, stripes: int = 256):
+        self._locks = [threading.Lock() for _ in range(stripes)]
+
+    def __call__(self, key: str) -> threading.Lock:
+        digest = hashlib.blake2b(key.encode(), digest_size=4).digest()
+        return self._locks[int.from_bytes(digest, "big") % len(self._locks)]
