@@ -1,0 +1,118 @@
+"""`make dev`: the Firestore and Pub/Sub emulators, the Google API fake and every function.
+
+Fixed loopback ports; AUTH_ENABLED=false unless set, so
+`curl -H 'X-Organisation: acme' http://127.0.0.1:8081/v1/deployments` works at once.
+Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.emulators import Emulator, Process, start_function  # noqa: E402
+
+PROJECT = os.environ.get("GOOGLE_CLOUD_PROJECT", "deployq-local")
+FIRESTORE_PORT, PUBSUB_PORT, FAKES_PORT = 8200, 8201, 8202
+FUNCTIONS = {"deployments": 8081, "packages": 8082, "worker": 8083, "canary": 8084, "events": 8085}
+QUEUE = f"projects/{PROJECT}/locations/local/queues/deployq"
+TOPIC = "deployq-events"
+
+
+def function_env() -> dict[str, str]:
+    worker = f"http://127.0.0.1:{FUNCTIONS['worker']}"
+    env = {
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{FIRESTORE_PORT}",
+        "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{PUBSUB_PORT}",
+        "AUTH_ENABLED": os.environ.get("AUTH_ENABLED", "false"),
+        "TASKS_QUEUE": QUEUE,
+        "TASKS_EMULATOR_HOST": f"127.0.0.1:{FAKES_PORT}",
+        "WORKER_URL": f"{worker}/tasks/run",
+        "TASKS_SERVICE_ACCOUNT": "tasks@deployq-local.iam.gserviceaccount.com",
+        "EVENTS_TOPIC": TOPIC,
+        "CLOUD_RUN_API_ENDPOINT": f"127.0.0.1:{FAKES_PORT}",
+        "MONITORING_API_ENDPOINT": f"127.0.0.1:{FAKES_PORT}",
+        "ENVIRONMENTS": json.dumps(
+            {env: {"project": PROJECT, "database": env} for env in ("dev", "staging", "production")}
+        ),
+    }
+    return {**env, **{k: v for k, v in os.environ.items() if k in env and k != "AUTH_ENABLED"}}
+
+
+def create_push_subscription(env: dict[str, str]) -> None:
+    """Topic + push subscription delivering events to the events function, as Eventarc does."""
+    os.environ["PUBSUB_EMULATOR_HOST"] = env["PUBSUB_EMULATOR_HOST"]
+    from google.api_core import exceptions
+    from google.cloud import pubsub_v1
+
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path(PROJECT, TOPIC)
+    subscription = subscriber.subscription_path(PROJECT, "deployq-events-push")
+    try:
+        publisher.create_topic(name=topic)
+    except exceptions.AlreadyExists:
+        pass
+    try:
+        subscriber.create_subscription(
+            name=subscription,
+            topic=topic,
+            push_config={"push_endpoint": f"http://127.0.0.1:{FUNCTIONS['events']}/"},
+        )
+    except exceptions.AlreadyExists:
+        pass
+
+
+def main() -> int:
+    log_dir = ROOT / ".dev" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    running: list = []
+    env = function_env()
+    try:
+        firestore = Emulator("firestore", log_dir, port=FIRESTORE_PORT)
+        running.append(firestore)
+        print(f"firestore emulator   {firestore.host}")
+        pubsub = Emulator("pubsub", log_dir, port=PUBSUB_PORT)
+        running.append(pubsub)
+        print(f"pubsub emulator      {pubsub.host}")
+        if (ROOT / "tests" / "fakes" / "__main__.py").exists():
+            fakes = Process(
+                [sys.executable, "-m", "tests.fakes", "--port", str(FAKES_PORT)],
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                log=log_dir / "fakes.log",
+                cwd=str(ROOT),
+            )
+            running.append(fakes)
+            print(f"google api fake      127.0.0.1:{FAKES_PORT} (Cloud Tasks, Cloud Run, Monitoring)")
+        for name, port in FUNCTIONS.items():
+            if not (ROOT / "functions" / name / "main.py").exists():
+                continue
+            running.append(start_function(name, port, env, log_dir))
+            print(f"{name:<20} http://127.0.0.1:{port}")
+        if (ROOT / "functions" / "events" / "main.py").exists():
+            create_push_subscription(env)
+        print(f"\nauth: AUTH_ENABLED={env['AUTH_ENABLED']} (send X-Organisation: <org>)")
+        print(f"logs: {log_dir}")
+        print("try:  curl -H 'X-Organisation: acme' http://127.0.0.1:8081/v1/deployments")
+        print("Ctrl-C stops everything.")
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while all(p.alive() for p in (r.process if isinstance(r, Emulator) else r for r in running)):
+            time.sleep(0.5)
+        print("a process exited; stopping", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for item in reversed(running):
+            item.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Test support: emulator lifecycles, test identities (keys, JWKS, certs, GitHub API), processes."""
