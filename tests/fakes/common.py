@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class ApiError(Exception):

@@ -329,12 +329,13 @@ class FakeRun:
         targets, statuses = [], []
         for target in state.traffic:
             kind = _LATEST_TYPE if target.get("latest") else _REVISION_TYPE
+            uri = self._tag_uri(state, target["tag"]) if target["tag"] else ""
             targets.append(run_v2.TrafficTarget(
                 type_=kind, revision="" if target.get("latest") else target["revision"],
                 percent=target["percent"], tag=target["tag"]))
             statuses.append(run_v2.TrafficTargetStatus(
                 type_=kind, revision=state.resolve(target), percent=target["percent"],
-                tag=target["tag"], uri=self._tag_uri(state, target["tag"]) if target["tag"] else ""))
+                tag=target["tag"], uri=uri))
         latest = f"{state.name}/revisions/{state.latest}"
         return run_v2.Service(
             name=state.name,

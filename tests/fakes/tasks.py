@@ -25,7 +25,7 @@ import re
 import secrets
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import grpc
 import requests
@@ -177,10 +177,15 @@ class FakeTasks:
         return records
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until nothing is in flight, due or retrying (paused: in flight); False on timeout."""
+        """Wait for every task due within timeout (and retries) to finish; False if not done.
+
+        Tasks scheduled after the deadline are ignored; while paused only deliveries
+        already in flight are waited for.
+        """
         deadline = time.monotonic() + timeout
+        horizon = time.time() + timeout
         with self._cond:
-            while self._busy():
+            while self._busy(horizon):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -314,12 +319,11 @@ class FakeTasks:
 
     # dispatch --------------------------------------------------------------------------
 
-    def _busy(self) -> bool:
-        now = time.time()
+    def _busy(self, horizon: float) -> bool:
         for entry in self._tasks.values():
             if entry.in_flight:
                 return True
-            if not self._paused and (entry.dispatch_count > 0 or entry.due <= now):
+            if not self._paused and (entry.dispatch_count > 0 or entry.due <= horizon):
                 return True
         return False
 

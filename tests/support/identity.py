@@ -23,6 +23,7 @@ GITHUB_AUDIENCE = "deployment-queue-api"
 
 
 class TestKey:
+    __test__ = False  # not a test class
     """An RSA key with a kid, its JWK and a self-signed certificate (Google's certs format)."""
 
     def __init__(self, kid: str | None = None):

@@ -1,0 +1,241 @@
+"""The production verifiers against tokens minted with test keys, served by a local JWKS/certs server."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+
+from shared.auth import Authenticator
+from shared.config import Settings
+from shared.errors import BadRequest, Forbidden, Unauthorized
+from tests.support.identity import TestKey
+
+AUD = "http://deployq.test"
+INTERNAL = "tasks@deployq.iam.gserviceaccount.com"
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def forge(header: dict, claims: dict, secret: bytes | None) -> str:
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    signature = b""
+    if secret is not None:
+        signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+@pytest.fixture
+def settings(identity):
+    env = {
+        **identity.env(AUD),
+        "ORG_ACCESS": '{"acme": {"ann@example.com": "approver", "vic@example.com": "viewer"}}',
+        "INTERNAL_SERVICE_ACCOUNTS": INTERNAL,
+    }
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def auth(settings):
+    return Authenticator(settings)
+
+
+def bearer(token, org=None):
+    headers = {"Authorization": f"Bearer {token}"}
+    if org:
+        headers["X-Organisation"] = org
+    return headers
+
+
+def github_claims(identity, **overrides):
+    now = int(time.time())
+    claims = {"iss": identity.github_issuer, "aud": "deployment-queue-api",
+              "repository_owner": "acme", "sub": "repo:acme/app", "iat": now, "exp": now + 300}
+    claims.update(overrides)
+    return claims
+
+
+# -- GitHub OIDC --------------------------------------------------------------------------
+
+
+def test_github_oidc_principal_comes_from_the_claims(auth, identity):
+    token = identity.github_token("Acme", actor="octocat", repository="Acme/app", workflow="ci")
+    principal = auth.authenticate(bearer(token, org="someone-else"))
+    assert principal.kind == "github_oidc"
+    assert principal.organisation == "acme"  # from the token, never from a header
+    assert principal.role == "deployer"
+    assert (principal.repository, principal.workflow, principal.actor) == ("Acme/app", "ci", "octocat")
+
+
+@pytest.mark.parametrize(
+    "overrides, reason",
+    [
+        ({"exp": int(time.time()) - 3600}, "expired"),
+        ({"aud": "someone-else"}, "audience"),
+        ({"nbf": int(time.time()) + 3600}, "invalid"),
+        ({"repository_owner": None}, "repository_owner"),
+    ],
+)
+def test_github_oidc_rejects_bad_claims(auth, identity, overrides, reason):
+    token = identity.github_token("acme", **overrides)
+    with pytest.raises(Unauthorized) as caught:
+        auth.authenticate(bearer(token))
+    assert reason in caught.value.message.lower()
+
+
+def test_github_oidc_rejects_wrong_issuer(auth, identity):
+    token = identity.github_key.sign(github_claims(identity, iss="https://evil.example.com"))
+    with pytest.raises(Unauthorized, match="issuer"):
+        auth.authenticate(bearer(token))
+
+
+def test_github_oidc_rejects_alg_none_and_hs256_with_the_public_key(auth, identity):
+    claims = github_claims(identity)
+    none_token = forge({"alg": "none", "typ": "JWT", "kid": "gh-1"}, claims, None)
+    hs_token = forge({"alg": "HS256", "typ": "JWT", "kid": "gh-1"}, claims,
+                     identity.github_key.public_pem)
+    for token in (none_token, hs_token):
+        with pytest.raises(Unauthorized):
+            auth.authenticate(bearer(token))
+
+
+def test_github_oidc_rejects_a_token_signed_by_another_key_with_the_same_kid(auth, identity):
+    impostor = TestKey("gh-1")
+    with pytest.raises(Unauthorized):
+        auth.authenticate(bearer(identity.github_token("acme", key=impostor)))
+
+
+def test_github_jwks_is_cached_and_unknown_kids_refetch_at_most_once_a_minute(auth, identity):
+    before = identity.requests.count("/github/.well-known/jwks")
+    for _ in range(5):
+        auth.authenticate(bearer(identity.github_token("acme")))
+    assert identity.requests.count("/github/.well-known/jwks") - before == 1
+    stranger = TestKey("unknown-kid")
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            auth.authenticate(bearer(identity.github_token("acme", key=stranger)))
+    assert identity.requests.count("/github/.well-known/jwks") - before <= 2
+
+
+# -- Google ID tokens ---------------------------------------------------------------------
+
+
+def test_google_identity_gets_its_role_from_org_access(auth, identity):
+    principal = auth.authenticate(bearer(identity.google_token("Ann@example.com", AUD), "ACME"))
+    assert (principal.kind, principal.organisation, principal.role) == ("google", "acme", "approver")
+    assert principal.actor == "ann@example.com"
+
+
+def test_google_identity_needs_the_organisation_header(auth, identity):
+    with pytest.raises(BadRequest) as caught:
+        auth.authenticate(bearer(identity.google_token("ann@example.com", AUD)))
+    assert caught.value.details[0]["field"] == "X-Organisation"
+
+
+def test_google_identity_not_listed_is_forbidden(auth, identity):
+    with pytest.raises(Forbidden):
+        auth.authenticate(bearer(identity.google_token("eve@example.com", AUD), "acme"))
+    with pytest.raises(Forbidden):
+        auth.authenticate(bearer(identity.google_token("ann@example.com", AUD), "globex"))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"aud": "https://other.example.com"},
+        {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200},
+        {"email_verified": False},
+        {"iss": "https://evil.example.com"},
+    ],
+)
+def test_google_identity_rejects_bad_claims(auth, identity, overrides):
+    token = identity.google_token("ann@example.com", AUD, **overrides)
+    with pytest.raises(Unauthorized):
+        auth.authenticate(bearer(token, "acme"))
+
+
+def test_google_identity_rejects_forged_algorithms_and_foreign_keys(auth, identity):
+    now = int(time.time())
+    claims = {"iss": "https://accounts.google.com", "aud": AUD, "email": "ann@example.com",
+              "email_verified": True, "iat": now, "exp": now + 300}
+    tokens = [
+        forge({"alg": "none", "kid": "goog-1"}, claims, None),
+        forge({"alg": "HS256", "kid": "goog-1"}, claims, identity.google_key.cert_pem.encode()),
+        identity.google_token("ann@example.com", AUD, key=TestKey("goog-1")),
+    ]
+    for token in tokens:
+        with pytest.raises(Unauthorized):
+            auth.authenticate(bearer(token, "acme"))
+
+
+# -- GitHub PATs --------------------------------------------------------------------------
+
+
+def test_pat_member_is_a_deployer_and_membership_is_cached(auth, identity):
+    identity.add_pat("ghp_member", "mona", {"acme": "active"})
+    before = len(identity.requests)
+    principal = auth.authenticate(bearer("ghp_member", "Acme"))
+    assert (principal.kind, principal.organisation, principal.role, principal.actor) == (
+        "github_pat", "acme", "deployer", "mona")
+    auth.authenticate(bearer("ghp_member", "acme"))
+    assert len(identity.requests) - before == 2  # /user + membership, once
+
+
+def test_pat_errors(auth, identity):
+    identity.add_pat("ghp_pending", "pete", {"acme": "pending"})
+    identity.add_pat("ghp_outsider", "olga", {})
+    with pytest.raises(Unauthorized):
+        auth.authenticate(bearer("ghp_unknown", "acme"))
+    with pytest.raises(Forbidden):
+        auth.authenticate(bearer("ghp_outsider", "acme"))
+    with pytest.raises(Forbidden):
+        auth.authenticate(bearer("ghp_pending", "acme"))
+    with pytest.raises(BadRequest):
+        auth.authenticate(bearer("ghp_outsider"))
+    with pytest.raises(BadRequest):
+        auth.authenticate(bearer("ghp_outsider", "not an org!"))
+
+
+def test_missing_or_malformed_authorization_is_401(auth):
+    for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer "},
+                    {"Authorization": "Bearer a.b.c"}):
+        with pytest.raises(Unauthorized):
+            auth.authenticate(headers)
+
+
+def test_allowed_organisations(identity):
+    settings = Settings.from_env({**identity.env(AUD), "ALLOWED_ORGANISATIONS": "globex"})
+    with pytest.raises(Forbidden):
+        Authenticator(settings).authenticate(bearer(identity.github_token("acme")))
+    assert Authenticator(settings).authenticate(
+        bearer(identity.github_token("Globex"))).organisation == "globex"
+
+
+# -- internal callers ---------------------------------------------------------------------
+
+
+def test_internal_callers(auth, identity):
+    principal = auth.authenticate_internal(bearer(identity.google_token(INTERNAL, AUD)))
+    assert principal.kind == "internal"
+    with pytest.raises(Forbidden):
+        auth.authenticate_internal(bearer(identity.google_token("ann@example.com", AUD)))
+    with pytest.raises(Forbidden):
+        auth.authenticate_internal(bearer(identity.github_token("acme")))
+    with pytest.raises(Unauthorized):
+        auth.authenticate_internal(bearer("ghp_member"))
+    with pytest.raises(Unauthorized):
+        auth.authenticate_internal({})
+    with pytest.raises(Unauthorized):
+        auth.authenticate_internal(bearer(identity.google_token(INTERNAL, "https://elsewhere")))
+
+
+def test_auth_disabled_is_local_admin_of_the_named_org():
+    auth = Authenticator(Settings.from_env({"AUTH_ENABLED": "false"}))
+    principal = auth.authenticate({"X-Organisation": "Acme"})
+    assert (principal.organisation, principal.role) == ("acme", "admin")
+    with pytest.raises(BadRequest):
+        auth.authenticate({})
