@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Build one Cloud Functions source zip per function: build/zips/<name>-<sha>.zip.
+
+Each zip holds functions/<name>/* and requirements.txt at its root and the
+shared/ package, which is what the Python buildpack of Cloud Functions gen2
+expects (main.py at the root, dependencies from requirements.txt). Zips are
+reproducible: entries sorted, fixed timestamps and permissions, so the same
+sources give the same bytes and the same <sha> (the first 16 hex digits of
+the zip's SHA-256), and Terraform redeploys only what changed.
+
+Also writes <out>/function_zips.tfvars.json, {"function_zips": {name: path}},
+for `terraform apply -var-file=...` (paths are absolute).
+
+Usage: scripts/build_zips.py [--out build/zips] [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+FUNCTIONS = ("deployments", "packages", "worker", "canary", "events")
+ROOT = Path(__file__).resolve().parent.parent
+EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+
+
+def _wanted(path: Path) -> bool:
+    return path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+
+
+def entries(name: str, root: Path = ROOT) -> dict[str, Path]:
+    """Archive name -> source file for one function's zip."""
+    function_dir = root / "functions" / name
+    if not (function_dir / "main.py").is_file():
+        raise FileNotFoundError(f"functions/{name}/main.py is missing")
+    files = {p.relative_to(function_dir).as_posix(): p for p in function_dir.rglob("*") if _wanted(p)}
+    shared = root / "shared"
+    files.update({p.relative_to(root).as_posix(): p for p in shared.rglob("*") if _wanted(p)})
+    files["requirements.txt"] = root / "requirements.txt"
+    return files
+
+
+def build(name: str, root: Path = ROOT) -> bytes:
+    """The zip of one function, byte-for-byte reproducible."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for arcname, source in sorted(entries(name, root).items()):
+            info = zipfile.ZipInfo(arcname, date_time=EPOCH)
+            info.create_system = 3  # unix, so external_attr means the same everywhere
+            info.external_attr = 0o100644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, source.read_bytes(), compresslevel=9)
+    return buffer.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "zips", help="output folder")
+    parser.add_argument("--only", nargs="+", choices=FUNCTIONS, help="build only these functions")
+    args = parser.parse_args(argv)
+
+    names = args.only or list(FUNCTIONS)
+    missing = [n for n in names if not (ROOT / "functions" / n / "main.py").is_file()]
+    if missing:
+        print(f"build_zips: missing {', '.join(f'functions/{n}/main.py' for n in missing)}", file=sys.stderr)
+        return 1
+    if not (ROOT / "requirements.txt").is_file():
+        print("build_zips: requirements.txt is missing at the repository root", file=sys.stderr)
+        return 1
+
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    zips: dict[str, str] = {}
+    for name in names:
+        data = build(name)
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        for stale in out.glob(f"{name}-*.zip"):
+            stale.unlink()
+        path = out / f"{name}-{digest}.zip"
+        path.write_bytes(data)
+        zips[name] = str(path)
+        print(f"{path} ({len(data)} bytes)")
+
+    tfvars = out / "function_zips.tfvars.json"
+    tfvars.write_text(json.dumps({"function_zips": zips}, indent=2, sort_keys=True) + "\n")
+    print(tfvars)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

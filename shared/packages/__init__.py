@@ -1,0 +1,1 @@
+"""Data packages: pack, encode, deploy with undo, and the jobs that run them in the background."""
