@@ -38,7 +38,9 @@ def entries(name: str, root: Path = ROOT) -> dict[str, Path]:
     function_dir = root / "functions" / name
     if not (function_dir / "main.py").is_file():
         raise FileNotFoundError(f"functions/{name}/main.py is missing")
-    files = {p.relative_to(function_dir).as_posix(): p for p in function_dir.rglob("*") if _wanted(p)}
+    files = {
+        p.relative_to(function_dir).as_posix(): p for p in function_dir.rglob("*") if _wanted(p)
+    }
     shared = root / "shared"
     files.update({p.relative_to(root).as_posix(): p for p in shared.rglob("*") if _wanted(p)})
     files["requirements.txt"] = root / "requirements.txt"
@@ -67,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or list(FUNCTIONS)
     missing = [n for n in names if not (ROOT / "functions" / n / "main.py").is_file()]
     if missing:
-        print(f"build_zips: missing {', '.join(f'functions/{n}/main.py' for n in missing)}", file=sys.stderr)
+        print(
+            f"build_zips: missing {', '.join(f'functions/{n}/main.py' for n in missing)}",
+            file=sys.stderr,
+        )
         return 1
     if not (ROOT / "requirements.txt").is_file():
         print("build_zips: requirements.txt is missing at the repository root", file=sys.stderr)

@@ -90,7 +90,9 @@ def main() -> int:
                 cwd=str(ROOT),
             )
             running.append(fakes)
-            print(f"google api fake      127.0.0.1:{FAKES_PORT} (Cloud Tasks, Cloud Run, Monitoring)")
+            print(
+                f"google api fake      127.0.0.1:{FAKES_PORT} (Cloud Tasks, Cloud Run, Monitoring)"
+            )
         for name, port in FUNCTIONS.items():
             if not (ROOT / "functions" / name / "main.py").exists():
                 continue
@@ -103,7 +105,9 @@ def main() -> int:
         print("try:  curl -H 'X-Organisation: acme' http://127.0.0.1:8081/v1/deployments")
         print("Ctrl-C stops everything.")
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-        while all(p.alive() for p in (r.process if isinstance(r, Emulator) else r for r in running)):
+        while all(
+            p.alive() for p in (r.process if isinstance(r, Emulator) else r for r in running)
+        ):
             time.sleep(0.5)
         print("a process exited; stopping", file=sys.stderr)
         return 1

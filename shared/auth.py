@@ -12,8 +12,9 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import jwt
 import requests
@@ -74,7 +75,10 @@ def organisation_header(headers: Mapping[str, str]) -> str:
 
 
 class GoogleCerts:
-    """Google's signing certificates (`{kid: PEM}`), cached per Cache-Control, refetched on unknown kid."""
+    """Google's signing certificates (`{kid: PEM}`), cached per Cache-Control.
+
+    An unknown kid refetches them, at most once a minute.
+    """
 
     def __init__(self, url: str, session: requests.Session, min_refetch_seconds: float = 60):
         self.url = url
@@ -241,12 +245,14 @@ class Authenticator:
         )
 
     def verify_google(self, token: str) -> dict[str, Any]:
-        """A Google-signed ID token (users via gcloud, service accounts) for one of our audiences."""
+        """A Google-signed ID token (gcloud users, service accounts) for one of our audiences."""
         from google.auth import exceptions as google_exceptions
         from google.auth import jwt as google_jwt
 
         if not self.settings.google_id_token_audiences:
-            raise Unauthorized("Google ID tokens are not accepted: GOOGLE_ID_TOKEN_AUDIENCES is empty")
+            raise Unauthorized(
+                "Google ID tokens are not accepted: GOOGLE_ID_TOKEN_AUDIENCES is empty"
+            )
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
@@ -260,7 +266,9 @@ class Authenticator:
                 clock_skew_in_seconds=CLOCK_SKEW_SECONDS,
             )
         except (ValueError, google_exceptions.GoogleAuthError) as exc:
-            reason = "token has expired" if "expired" in str(exc).lower() else f"invalid token: {exc}"
+            reason = (
+                "token has expired" if "expired" in str(exc).lower() else f"invalid token: {exc}"
+            )
             raise Unauthorized(reason) from None
         if claims.get("iss") not in GOOGLE_ISSUERS:
             raise Unauthorized("token issuer is not Google")

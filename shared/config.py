@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 ROLES = ("viewer", "deployer", "approver", "admin")
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
@@ -141,8 +141,7 @@ class Settings:
         queue = env.get("TASKS_QUEUE") or None
         if queue and not queue.startswith("projects/"):
             raise ConfigError(
-                "TASKS_QUEUE must be a queue path projects/P/locations/L/queues/Q, "
-                f"got {queue!r}"
+                f"TASKS_QUEUE must be a queue path projects/P/locations/L/queues/Q, got {queue!r}"
             )
         return cls(
             project=env.get("GOOGLE_CLOUD_PROJECT") or cls.project,

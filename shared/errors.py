@@ -76,4 +76,6 @@ class ServiceUnavailable(ApiError):
 
 def field_error(field: str, message: str, *, code: str = "invalid_request") -> BadRequest:
     """A 400 whose details name one field."""
-    return BadRequest(f"{field}: {message}", code=code, details=[{"field": field, "error": message}])
+    return BadRequest(
+        f"{field}: {message}", code=code, details=[{"field": field, "error": message}]
+    )

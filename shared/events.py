@@ -13,8 +13,9 @@ import json
 import queue
 import threading
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from shared import clock, logs
 from shared.auth import Principal
@@ -158,7 +159,9 @@ class Outbox:
         self._pending = 0
 
     def _ref(self, org: str, event_id: str):
-        return self.db.collection("organisations").document(org).collection(OUTBOX).document(event_id)
+        return (
+            self.db.collection("organisations").document(org).collection(OUTBOX).document(event_id)
+        )
 
     # -- in the transaction ---------------------------------------------------------
 

@@ -8,9 +8,9 @@ calls the handler and maps every domain error to one JSON shape in one place.
 from __future__ import annotations
 
 import json
-import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import flask
 from pydantic import BaseModel, ValidationError
@@ -170,7 +170,9 @@ class Api:
             index, args = adapter.match(request.path, method=request.method)
         except HTTPException as exc:
             if exc.code == 405:
-                raise MethodNotAllowed(f"{request.method} is not allowed on {request.path}") from None
+                raise MethodNotAllowed(
+                    f"{request.method} is not allowed on {request.path}"
+                ) from None
             raise NotFound(f"no route {request.method} {request.path}") from None
         route = self.routes[index]
         principal = self._authenticate(route, request)
@@ -208,7 +210,11 @@ class Api:
         return data
 
     def _body(self, route: Route, request: flask.Request, ctx: Context) -> None:
-        if request.method in ("GET", "HEAD", "DELETE") and route.body is None and not route.raw_body:
+        if (
+            request.method in ("GET", "HEAD", "DELETE")
+            and route.body is None
+            and not route.raw_body
+        ):
             return
         data = self._read(route, request) if request.content_length != 0 else b""
         if not data:
@@ -231,7 +237,9 @@ class Api:
         try:
             payload = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from None
+            raise BadRequest(
+                f"request body is not valid JSON: {exc}", code="invalid_json"
+            ) from None
         if route.body is None:
             ctx.body = payload
             return

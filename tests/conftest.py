@@ -6,6 +6,7 @@ tests and nothing needs wiping.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -70,9 +71,15 @@ def base_env(firestore_emulator, identity, project) -> dict[str, str]:
         "FIRESTORE_EMULATOR_HOST": firestore_emulator.host,
         "GOOGLE_CLOUD_PROJECT": project,
         "AUTH_ENABLED": "true",
-        "ORG_ACCESS": (
-            '{"acme": {"%s": "admin", "%s": "viewer", "%s": "deployer", "%s": "approver"}}'
-            % (ADMIN_EMAIL, VIEWER_EMAIL, DEPLOYER_EMAIL, APPROVER_EMAIL)
+        "ORG_ACCESS": json.dumps(
+            {
+                "acme": {
+                    ADMIN_EMAIL: "admin",
+                    VIEWER_EMAIL: "viewer",
+                    DEPLOYER_EMAIL: "deployer",
+                    APPROVER_EMAIL: "approver",
+                }
+            }
         ),
         "INTERNAL_SERVICE_ACCOUNTS": INTERNAL_EMAIL,
         **identity.env(AUDIENCE),
@@ -82,7 +89,7 @@ def base_env(firestore_emulator, identity, project) -> dict[str, str]:
 
 
 def make_client(name: str):
-    """A functions-framework test client of `functions/<name>/main.py`, configured from os.environ."""
+    """A test client of `functions/<name>/main.py`, configured from os.environ at this moment."""
     import functions_framework
 
     app = functions_framework.create_app(name, str(ROOT / "functions" / name / "main.py"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,15 +41,20 @@ def json_value(value: str) -> Any:
         raise argparse.ArgumentTypeError(f"not valid JSON ({exc})") from None
 
 
+def read_text(path: str) -> str:
+    """A text file, or stdin for `-`; UsageError when unreadable."""
+    try:
+        return sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+
+
 def read_json_file(path: str) -> Any:
     """A JSON document from a file, or stdin for `-`; UsageError when unreadable."""
-    import sys
-
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
-        return json.loads(text)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read JSON from {path}: {exc}") from None
+        return json.loads(read_text(path))
+    except ValueError as exc:
+        raise UsageError(f"{path} is not valid JSON: {exc}") from None
 
 
 def drop_none(values: dict[str, Any]) -> dict[str, Any]:

@@ -83,7 +83,9 @@ def get_deployment(ctx: Context, deployment_id: str):
 def update_deployment(ctx: Context, deployment_id: str):
     patch: DeploymentPatch = ctx.body
     if not patch.model_fields_set:
-        raise BadRequest("nothing to change: give status, notes or deployment_uri", code="empty_body")
+        raise BadRequest(
+            "nothing to change: give status, notes or deployment_uri", code="empty_body"
+        )
     return public(store().update(ctx.org, deployment_id, patch, ctx.principal, meta(ctx)))
 
 
@@ -112,25 +114,72 @@ API = Api(
     SETTINGS,
     [
         Route("/health", "GET", health, auth="public", summary="liveness"),
-        Route("/openapi.json", "GET", openapi, auth="public", summary="this API's OpenAPI document"),
-        Route("/v1/deployments", "GET", list_deployments, query=ListQuery,
-              response=[Deployment], summary="list deployments, newest first"),
-        Route("/v1/deployments", "POST", create_deployment, role="deployer",
-              body=DeploymentCreate, response=Deployment, status=201,
-              summary="queue a deployment (Idempotency-Key honoured)"),
-        Route("/v1/deployments/rollback", "POST", rollback_taxonomy, role="deployer",
-              query=RollbackQuery, response=Deployment, status=201,
-              summary="roll a taxonomy back to its previous (or a given) deployed version"),
-        Route("/v1/deployments/claim", "POST", claim, role="deployer", body=TaxonomyBody,
-              response=Deployment, summary="take the newest scheduled deployment of a taxonomy"),
-        Route("/v1/deployments/<deployment_id>", "GET", get_deployment, response=Deployment,
-              summary="one deployment"),
-        Route("/v1/deployments/<deployment_id>", "PATCH", update_deployment, role="deployer",
-              body=DeploymentPatch, response=Deployment,
-              summary="change status (auto-skips older scheduled), notes or deployment_uri"),
-        Route("/v1/deployments/<deployment_id>/rollback", "POST", rollback_deployment,
-              role="deployer", query=TargetVersionQuery, response=Deployment, status=201,
-              summary="roll back from this deployment"),
+        Route(
+            "/openapi.json", "GET", openapi, auth="public", summary="this API's OpenAPI document"
+        ),
+        Route(
+            "/v1/deployments",
+            "GET",
+            list_deployments,
+            query=ListQuery,
+            response=[Deployment],
+            summary="list deployments, newest first",
+        ),
+        Route(
+            "/v1/deployments",
+            "POST",
+            create_deployment,
+            role="deployer",
+            body=DeploymentCreate,
+            response=Deployment,
+            status=201,
+            summary="queue a deployment (Idempotency-Key honoured)",
+        ),
+        Route(
+            "/v1/deployments/rollback",
+            "POST",
+            rollback_taxonomy,
+            role="deployer",
+            query=RollbackQuery,
+            response=Deployment,
+            status=201,
+            summary="roll a taxonomy back to its previous (or a given) deployed version",
+        ),
+        Route(
+            "/v1/deployments/claim",
+            "POST",
+            claim,
+            role="deployer",
+            body=TaxonomyBody,
+            response=Deployment,
+            summary="take the newest scheduled deployment of a taxonomy",
+        ),
+        Route(
+            "/v1/deployments/<deployment_id>",
+            "GET",
+            get_deployment,
+            response=Deployment,
+            summary="one deployment",
+        ),
+        Route(
+            "/v1/deployments/<deployment_id>",
+            "PATCH",
+            update_deployment,
+            role="deployer",
+            body=DeploymentPatch,
+            response=Deployment,
+            summary="change status (auto-skips older scheduled), notes or deployment_uri",
+        ),
+        Route(
+            "/v1/deployments/<deployment_id>/rollback",
+            "POST",
+            rollback_deployment,
+            role="deployer",
+            query=TargetVersionQuery,
+            response=Deployment,
+            status=201,
+            summary="roll back from this deployment",
+        ),
     ],
 )
 

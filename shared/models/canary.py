@@ -13,7 +13,9 @@ OptionalShort = Optional[Annotated[str, StringConstraints(strict=True, max_lengt
 # Cloud Run names: project ids, regions, services and revisions (short names, not paths).
 ResourceName = Annotated[
     str,
-    StringConstraints(strict=True, min_length=1, max_length=128, pattern=r"^[a-z0-9][a-z0-9._:-]*$"),
+    StringConstraints(
+        strict=True, min_length=1, max_length=128, pattern=r"^[a-z0-9][a-z0-9._:-]*$"
+    ),
 ]
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%?-]*$")
 

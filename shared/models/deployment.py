@@ -47,7 +47,9 @@ class Trigger(str, Enum):
 # The whole status machine: from -> statuses a caller may set. `rolled_back` is
 # set only by the system, when a rollback replacing a deployed record is deployed.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.scheduled: frozenset({Status.in_progress, Status.deployed, Status.skipped, Status.failed}),
+    Status.scheduled: frozenset(
+        {Status.in_progress, Status.deployed, Status.skipped, Status.failed}
+    ),
     Status.in_progress: frozenset({Status.deployed, Status.failed}),
     Status.deployed: frozenset(),
     Status.skipped: frozenset(),
@@ -62,7 +64,10 @@ def transition_error(current: Status, target: Status) -> str | None:
     if current == target or target in TRANSITIONS[current]:
         return None
     if (current, target) in SYSTEM_TRANSITIONS:
-        return "only deployq marks a deployment rolled_back, when the rollback replacing it is deployed"
+        return (
+            "only deployq marks a deployment rolled_back, "
+            "when the rollback replacing it is deployed"
+        )
     allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or "nothing (final)"
     return f"cannot move a {current.value} deployment to {target.value}; allowed: {allowed}"
 
@@ -222,8 +227,16 @@ class ListQuery(BaseModel):
     def filters(self) -> dict[str, Any]:
         """Equality filters to apply: given fields only, "" meaning null."""
         result = {}
-        for name in ("status", "name", "environment", "provider", "cloud_account_id", "region",
-                     "cell", "trigger"):
+        for name in (
+            "status",
+            "name",
+            "environment",
+            "provider",
+            "cloud_account_id",
+            "region",
+            "cell",
+            "trigger",
+        ):
             if name in self.model_fields_set:
                 value = _plain(getattr(self, name))
                 result[name] = None if value == "" else value

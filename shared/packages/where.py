@@ -1,4 +1,4 @@
-"""Row filters of a package: structured conditions or the simple SQL-like string, parsed, never evaluated.
+"""Row filters of a package: structured conditions or the simple string form, never evaluated.
 
 A condition is `(field, op, value)`; a filter holds when every condition holds.
 Comparison follows Firestore's rules: values of different kinds never compare
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 STRUCTURED_OPS = {
@@ -26,8 +26,16 @@ STRUCTURED_OPS = {
     "not-in": "not-in",
     "array-contains": "array-contains",
 }
-STRING_OPS = {"=": "==", "==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
-              ">=": ">="}
+STRING_OPS = {
+    "=": "==",
+    "==": "==",
+    "!=": "!=",
+    "<>": "!=",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+}
 FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 MAX_CONDITIONS = 50
 _TOKEN = re.compile(
@@ -53,12 +61,14 @@ class Condition:
 
 
 def parse(clause: Any) -> list[Condition]:
-    """A where clause (string form or list of [field, op, value]) -> conditions; WhereError if bad."""
+    """A where clause (string or list of [field, op, value]) -> conditions; WhereError if bad."""
     if isinstance(clause, str):
         return parse_string(clause)
     if isinstance(clause, list):
         return parse_structured(clause)
-    raise WhereError("must be a string like \"field = 'x' AND n >= 1\" or a list of [field, op, value]")
+    raise WhereError(
+        "must be a string like \"field = 'x' AND n >= 1\" or a list of [field, op, value]"
+    )
 
 
 def parse_structured(items: list[Any]) -> list[Condition]:
@@ -101,7 +111,9 @@ def parse_string(text: str) -> list[Condition]:
             raise WhereError(f"has more than {MAX_CONDITIONS} conditions")
         part = tokens[position : position + 3]
         if len(part) < 3:
-            raise WhereError(f"ends early: expected field op literal after {_shown(tokens, position)}")
+            raise WhereError(
+                f"ends early: expected field op literal after {_shown(tokens, position)}"
+            )
         (kind_f, field), (kind_o, op), (kind_v, literal) = part
         if kind_f != "word" or field.upper() in ("AND", "OR", "NOT", "TRUE", "FALSE", "NULL"):
             raise WhereError(f"expected a field name, got {field!r}")
@@ -113,7 +125,9 @@ def parse_string(text: str) -> list[Condition]:
             return conditions
         kind, word = tokens[position]
         if kind != "word" or word.upper() != "AND":
-            raise WhereError(f"expected AND after a condition, got {word!r} (only AND is supported)")
+            raise WhereError(
+                f"expected AND after a condition, got {word!r} (only AND is supported)"
+            )
         position += 1
 
 
@@ -156,7 +170,11 @@ def _literal(kind: str, text: str) -> Any:
 
 
 def _shown(tokens: list[tuple[str, str]], position: int) -> str:
-    return repr(" ".join(t for _, t in tokens[max(0, position - 3) : position])) if position else "start"
+    return (
+        repr(" ".join(t for _, t in tokens[max(0, position - 3) : position]))
+        if position
+        else "start"
+    )
 
 
 # -- evaluation -------------------------------------------------------------------------
@@ -199,11 +217,11 @@ def _as_timestamp(text: Any) -> datetime | None:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _comparable(field_value: Any, literal: Any) -> tuple[Any, Any] | None:
@@ -213,7 +231,7 @@ def _comparable(field_value: Any, literal: Any) -> tuple[Any, Any] | None:
         if literal is None:
             return None
         if field_value.tzinfo is None:
-            field_value = field_value.replace(tzinfo=timezone.utc)
+            field_value = field_value.replace(tzinfo=UTC)
         return field_value, literal
     if kind != _kind(literal) or kind in ("array", "map"):
         return None
@@ -223,8 +241,10 @@ def _comparable(field_value: Any, literal: Any) -> tuple[Any, Any] | None:
 def _equal(field_value: Any, literal: Any) -> bool:
     pair = _comparable(field_value, literal)
     if pair is None:
-        return field_value is None and literal is None or (
-            _kind(field_value) in ("array", "map") and field_value == literal
+        return (
+            field_value is None
+            and literal is None
+            or (_kind(field_value) in ("array", "map") and field_value == literal)
         )
     return pair[0] == pair[1]
 

@@ -19,9 +19,10 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
@@ -321,7 +322,9 @@ class DeploymentStore:
         self, org: str, deployment_id: str, status: Status, principal: Principal, notes: str | None
     ) -> dict[str, Any]:
         """A system-initiated status change (canary promote/rollback), same rules as PATCH."""
-        return self.update(org, deployment_id, DeploymentPatch(status=status, notes=notes), principal)
+        return self.update(
+            org, deployment_id, DeploymentPatch(status=status, notes=notes), principal
+        )
 
     def claim(
         self, org: str, taxonomy: dict[str, Any], principal: Principal, meta: dict | None = None
@@ -333,7 +336,9 @@ class DeploymentStore:
         key = taxonomy_key({name: taxonomy.get(name) or None for name in TAXONOMY_FIELDS})
 
         def body(transaction):
-            running = list(self._by_taxonomy(org, key, Status.in_progress).limit(1).stream(transaction))
+            running = list(
+                self._by_taxonomy(org, key, Status.in_progress).limit(1).stream(transaction)
+            )
             if running:
                 raise Conflict(
                     f"deployment {running[0].id} of this taxonomy is already in progress",
@@ -351,7 +356,9 @@ class DeploymentStore:
             if self.guard:
                 self.guard(transaction, org, before, Status.in_progress, None, principal)
             now = clock.now_text()
-            after = dict(before, status=Status.in_progress.value, updated_at=now, status_changed_at=now)
+            after = dict(
+                before, status=Status.in_progress.value, updated_at=now, status_changed_at=now
+            )
             transaction.set(snapshots[0].reference, after)
             changes = [Change("deployq.deployment.status_changed", after["id"], before, after)]
             changes += self._skip(transaction, snapshots[1:], after, now, verb="claimed")
@@ -376,7 +383,7 @@ class DeploymentStore:
         principal: Principal,
         meta: dict | None = None,
     ) -> dict[str, Any]:
-        """A new scheduled deployment re-deploying the previous (or `target_version`) deployed record."""
+        """A new scheduled deployment re-deploying the previous (or `target_version`) record."""
         key = taxonomy_key(taxonomy)
         current = self._current_deployed(org, key)
         if current is None:
@@ -397,7 +404,9 @@ class DeploymentStore:
         key = record["taxonomy_key"]
         status = Status(record["status"])
         if status == Status.rolled_back:
-            raise Conflict(f"deployment {deployment_id} is already rolled back", code="invalid_state")
+            raise Conflict(
+                f"deployment {deployment_id} is already rolled back", code="invalid_state"
+            )
         if status == Status.deployed:
             current = self._current_deployed(org, key)
             if current is None or current["id"] != deployment_id:
@@ -441,7 +450,9 @@ class DeploymentStore:
                 continue
             return record
         if target_version is not None:
-            raise NotFound(f"no earlier deployed record of version {target_version} to roll back to")
+            raise NotFound(
+                f"no earlier deployed record of version {target_version} to roll back to"
+            )
         raise NotFound("no earlier deployed version of this taxonomy to roll back to")
 
     def _create_rollback(
@@ -477,7 +488,7 @@ class DeploymentStore:
         return list(query.stream(transaction))
 
     def _replaced_record(self, org: str, record: dict[str, Any], transaction):
-        """The deployed record a rollback replaces (marked rolled_back when the rollback deploys)."""
+        """The deployed record a rollback replaces (rolled_back once the rollback deploys)."""
         replaced_id = record.get("rollback_from_deployment_id")
         if record.get("trigger") != Trigger.rollback.value or not replaced_id:
             return None
@@ -487,21 +498,31 @@ class DeploymentStore:
         return None
 
     def _skip(
-        self, transaction, snapshots: Iterable, winner: dict[str, Any], now: str, verb: str = "deployed"
+        self,
+        transaction,
+        snapshots: Iterable,
+        winner: dict[str, Any],
+        now: str,
+        verb: str = "deployed",
     ) -> list[Change]:
         changes = []
         for snapshot in snapshots:
             before = snapshot.to_dict()
             if before.get("status") != Status.scheduled.value:
                 continue
-            note = f"Skipped: superseded by deployment {winner['id']} (version {winner['version']}, {verb})"
+            note = (
+                f"Skipped: superseded by deployment {winner['id']} "
+                f"(version {winner['version']}, {verb})"
+            )
             after = dict(before, status=Status.skipped.value, updated_at=now, status_changed_at=now)
             after["notes"] = f"{before['notes']}\n{note}" if before.get("notes") else note
             transaction.set(snapshot.reference, after)
             changes.append(Change("deployq.deployment.status_changed", after["id"], before, after))
         return changes
 
-    def _mark_rolled_back(self, transaction, snapshot, rollback: dict[str, Any], now: str) -> Change:
+    def _mark_rolled_back(
+        self, transaction, snapshot, rollback: dict[str, Any], now: str
+    ) -> Change:
         before = snapshot.to_dict()
         after = dict(
             before,

@@ -1,4 +1,4 @@
-"""Firestore access shared by the stores: one client per (project, database), transactions with retry."""
+"""Firestore access for the stores: one client per (project, database), transactions with retry."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import hashlib
 import random
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore

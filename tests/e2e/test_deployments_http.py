@@ -12,7 +12,13 @@ import requests
 from tests.support.emulators import free_port, start_function
 
 ROOT = Path(__file__).resolve().parents[2]
-TAXONOMY = {"name": "api", "provider": "gcp", "cloud_account_id": "p", "region": "eu", "type": "k8s"}
+TAXONOMY = {
+    "name": "api",
+    "provider": "gcp",
+    "cloud_account_id": "p",
+    "region": "eu",
+    "type": "k8s",
+}
 
 
 @pytest.fixture
@@ -27,32 +33,49 @@ def servers(base_env, log_dir):
 def test_queue_over_http(servers, gh):
     url = servers[0]
     assert requests.get(f"{url}/health", timeout=5).json() == {"status": "healthy"}
-    created = requests.post(f"{url}/v1/deployments", json={**TAXONOMY, "version": "1"},
-                            headers=gh, timeout=10)
+    created = requests.post(
+        f"{url}/v1/deployments", json={**TAXONOMY, "version": "1"}, headers=gh, timeout=10
+    )
     assert created.status_code == 201
     record = created.json()
-    response = requests.patch(f"{servers[1]}/v1/deployments/{record['id']}",
-                              json={"status": "deployed"}, headers=gh, timeout=10)
+    response = requests.patch(
+        f"{servers[1]}/v1/deployments/{record['id']}",
+        json={"status": "deployed"},
+        headers=gh,
+        timeout=10,
+    )
     assert response.status_code == 200 and response.json()["status"] == "deployed"
     listed = requests.get(f"{url}/v1/deployments?status=deployed", headers=gh, timeout=10).json()
     assert [d["id"] for d in listed] == [record["id"]]
-    bad = requests.post(f"{url}/v1/deployments", data="{", headers={**gh, "Content-Type":
-                        "application/json"}, timeout=10)
+    bad = requests.post(
+        f"{url}/v1/deployments",
+        data="{",
+        headers={**gh, "Content-Type": "application/json"},
+        timeout=10,
+    )
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_json"
 
 
 def test_thirty_concurrent_patches_to_deployed_lose_nothing(servers, gh):
     ids = []
     for i in range(30):
-        response = requests.post(f"{servers[0]}/v1/deployments",
-                                 json={**TAXONOMY, "version": f"v{i:02d}"}, headers=gh, timeout=10)
+        response = requests.post(
+            f"{servers[0]}/v1/deployments",
+            json={**TAXONOMY, "version": f"v{i:02d}"},
+            headers=gh,
+            timeout=10,
+        )
         ids.append(response.json()["id"])
 
     def deploy(index):
         url = servers[index % 2]
         while True:
-            response = requests.patch(f"{url}/v1/deployments/{ids[index]}",
-                                      json={"status": "deployed"}, headers=gh, timeout=60)
+            response = requests.patch(
+                f"{url}/v1/deployments/{ids[index]}",
+                json={"status": "deployed"},
+                headers=gh,
+                timeout=60,
+            )
             if response.json().get("code") != "concurrent_update":
                 return response
 
@@ -61,8 +84,12 @@ def test_thirty_concurrent_patches_to_deployed_lose_nothing(servers, gh):
     assert {r.status_code for r in responses} <= {200, 409}
     refused = [r.json() for r in responses if r.status_code == 409]
     assert all(r["code"] == "invalid_transition" and "skipped" in r["error"] for r in refused)
-    records = {d["id"]: d for d in requests.get(f"{servers[0]}/v1/deployments?limit=100",
-                                               headers=gh, timeout=10).json()}
+    records = {
+        d["id"]: d
+        for d in requests.get(
+            f"{servers[0]}/v1/deployments?limit=100", headers=gh, timeout=10
+        ).json()
+    }
     assert len(records) == 30
     for deployment_id, response in zip(ids, responses, strict=True):
         record = records[deployment_id]
@@ -83,8 +110,9 @@ def test_ten_concurrent_creates_with_one_idempotency_key(servers, gh):
 
     def create(index):
         while True:
-            response = requests.post(f"{servers[index % 2]}/v1/deployments", json=body,
-                                     headers=headers, timeout=60)
+            response = requests.post(
+                f"{servers[index % 2]}/v1/deployments", json=body, headers=headers, timeout=60
+            )
             if response.json().get("code") != "concurrent_update":
                 return response
 
@@ -99,9 +127,19 @@ def test_ten_concurrent_creates_with_one_idempotency_key(servers, gh):
 def test_bad_configuration_stops_start_up_with_one_line(base_env):
     env = {**os.environ, **base_env, "ORG_ACCESS": "{broken", "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-m", "functions_framework", "--source=functions/deployments/main.py",
-         "--target=deployments", f"--port={free_port()}"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "functions_framework",
+            "--source=functions/deployments/main.py",
+            "--target=deployments",
+            f"--port={free_port()}",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "configuration error: ORG_ACCESS" in result.stderr

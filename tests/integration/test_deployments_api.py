@@ -26,17 +26,32 @@ def test_health_and_openapi(deployments):
     assert deployments.get("/health").json == {"status": "healthy"}
     spec = deployments.get("/openapi.json").json
     assert spec["openapi"].startswith("3.")
-    assert {"/v1/deployments", "/v1/deployments/{deployment_id}", "/v1/deployments/claim",
-            "/v1/deployments/rollback", "/v1/deployments/{deployment_id}/rollback"} <= set(spec["paths"])
+    assert {
+        "/v1/deployments",
+        "/v1/deployments/{deployment_id}",
+        "/v1/deployments/claim",
+        "/v1/deployments/rollback",
+        "/v1/deployments/{deployment_id}/rollback",
+    } <= set(spec["paths"])
     schema = spec["components"]["schemas"]["DeploymentCreate"]
     assert set(schema["required"]) == {"name", "version", "provider", "type"}
     assert spec["components"]["schemas"]["Status"]["enum"]
 
 
 def test_create_takes_identity_from_the_token(deployments, gh):
-    record = new(deployments, gh, "1.0.0", id="mine", organisation="evil", status="deployed",
-                 trigger="rollback", created_by_actor="mallory", environment="production",
-                 commit_timestamp="2026-01-01T10:00:00Z", pipeline_extra_params='{"a": 1}')
+    record = new(
+        deployments,
+        gh,
+        "1.0.0",
+        id="mine",
+        organisation="evil",
+        status="deployed",
+        trigger="rollback",
+        created_by_actor="mallory",
+        environment="production",
+        commit_timestamp="2026-01-01T10:00:00Z",
+        pipeline_extra_params='{"a": 1}',
+    )
     assert record["organisation"] == "acme"
     assert record["status"] == "scheduled" and record["trigger"] == "auto"
     assert record["id"] != "mine" and len(record["id"]) == 36
@@ -64,13 +79,23 @@ def test_tenants_never_see_each_other(deployments, gh, identity):
     assert response.status_code == 404 and response.json["code"] == "not_found"
     assert deployments.get("/v1/deployments", headers=other).json == []
     assert patch(deployments, other, record["id"], status="deployed").status_code == 404
-    assert deployments.post(f"/v1/deployments/{record['id']}/rollback",
-                            headers=other).status_code == 404
+    assert (
+        deployments.post(f"/v1/deployments/{record['id']}/rollback", headers=other).status_code
+        == 404
+    )
 
 
 def test_list_filters_order_and_pages(deployments, gh):
-    made = [new(deployments, gh, str(i), environment="staging" if i % 2 else "production",
-                cell="c1" if i < 3 else None) for i in range(7)]
+    made = [
+        new(
+            deployments,
+            gh,
+            str(i),
+            environment="staging" if i % 2 else "production",
+            cell="c1" if i < 3 else None,
+        )
+        for i in range(7)
+    ]
     listed = deployments.get("/v1/deployments", headers=gh).json
     assert [d["id"] for d in listed] == [d["id"] for d in reversed(made)]
     staging = deployments.get("/v1/deployments?environment=staging", headers=gh).json
@@ -95,14 +120,25 @@ def test_list_filters_order_and_pages(deployments, gh):
 def test_patch_rules(deployments, gh):
     record = new(deployments, gh, "1")
     assert patch(deployments, gh, record["id"]).status_code == 400
-    assert deployments.patch(f"/v1/deployments/{record['id']}", json={}, headers=gh).status_code == 400
+    assert (
+        deployments.patch(f"/v1/deployments/{record['id']}", json={}, headers=gh).status_code == 400
+    )
     response = patch(deployments, gh, record["id"], version="2")
     assert response.status_code == 400 and response.json["details"][0]["field"] == "version"
-    response = patch(deployments, gh, record["id"], status="in_progress", notes="rolling",
-                     deployment_uri="https://ci/run/1")
+    response = patch(
+        deployments,
+        gh,
+        record["id"],
+        status="in_progress",
+        notes="rolling",
+        deployment_uri="https://ci/run/1",
+    )
     assert response.status_code == 200
     assert (response.json["status"], response.json["notes"], response.json["deployment_uri"]) == (
-        "in_progress", "rolling", "https://ci/run/1")
+        "in_progress",
+        "rolling",
+        "https://ci/run/1",
+    )
     again = patch(deployments, gh, record["id"], status="in_progress")
     assert again.status_code == 200 and again.json["updated_at"] == response.json["updated_at"]
     response = patch(deployments, gh, record["id"], status="skipped")
@@ -137,7 +173,8 @@ def test_auto_skip_compares_null_with_null(deployments, gh):
     bare = {"name": "job", "provider": "gcp", "type": "data_pipeline"}
     first = deployments.post("/v1/deployments", json={**bare, "version": "1"}, headers=gh).json
     with_region = deployments.post(
-        "/v1/deployments", json={**bare, "version": "2", "region": "eu"}, headers=gh).json
+        "/v1/deployments", json={**bare, "version": "2", "region": "eu"}, headers=gh
+    ).json
     second = deployments.post("/v1/deployments", json={**bare, "version": "3"}, headers=gh).json
     patch(deployments, gh, second["id"], status="deployed")
     assert status(deployments, gh, first["id"]) == "skipped"
@@ -153,8 +190,9 @@ def test_auto_skip_of_more_than_one_commit(deployments, gh, base_env):
     principal = Principal("local", "t", "acme", "admin")
     batch = store.db.batch()
     for i in range(450):
-        record = store.new_record("acme", {**TAXONOMY, "version": f"old-{i}", "type": "k8s"},
-                                  principal)
+        record = store.new_record(
+            "acme", {**TAXONOMY, "version": f"old-{i}", "type": "k8s"}, principal
+        )
         batch.set(store.collection("acme").document(record["id"]), record)
         if i % 200 == 199:
             batch.commit()
@@ -207,8 +245,9 @@ def test_rollback_errors(deployments, gh):
     assert response.status_code == 404 and "earlier" in response.json["error"]
     response = deployments.post(rollback_url(target_version="0.9"), headers=gh)
     assert response.status_code == 404 and "0.9" in response.json["error"]
-    response = deployments.post("/v1/deployments/rollback?name=api&provider=gcp&region=eu",
-                                headers=gh)
+    response = deployments.post(
+        "/v1/deployments/rollback?name=api&provider=gcp&region=eu", headers=gh
+    )
     assert response.status_code == 400
     assert response.json["details"][0]["field"] == "cloud_account_id"
 
@@ -216,11 +255,13 @@ def test_rollback_errors(deployments, gh):
 def test_rollback_empty_value_stands_for_null(deployments, gh):
     bare = {"name": "cli", "provider": "gcp", "type": "k8s"}
     for version in ("1", "2"):
-        created = deployments.post("/v1/deployments", json={**bare, "version": version},
-                                   headers=gh).json
+        created = deployments.post(
+            "/v1/deployments", json={**bare, "version": version}, headers=gh
+        ).json
         patch(deployments, gh, created["id"], status="deployed")
     response = deployments.post(
-        "/v1/deployments/rollback?name=cli&provider=gcp&cloud_account_id=&region=", headers=gh)
+        "/v1/deployments/rollback?name=cli&provider=gcp&cloud_account_id=&region=", headers=gh
+    )
     assert response.status_code == 201 and response.json["version"] == "1"
 
 
@@ -243,15 +284,20 @@ def test_rollback_by_id(deployments, gh):
     patch(deployments, gh, undo["id"], status="deployed")
     assert status(deployments, gh, v2["id"]) == "deployed"  # nothing marked rolled_back
     assert status(deployments, gh, broken["id"]) == "failed"
-    target = deployments.post(f"/v1/deployments/{broken['id']}/rollback?target_version=1",
-                              headers=gh).json
+    target = deployments.post(
+        f"/v1/deployments/{broken['id']}/rollback?target_version=1", headers=gh
+    ).json
     assert target["source_deployment_id"] == v1["id"]
     assert deployments.post("/v1/deployments/not-an-id/rollback", headers=gh).status_code == 404
 
 
 def test_claim(deployments, gh):
-    claim = {"name": TAXONOMY["name"], "provider": "gcp", "cloud_account_id": "proj-1",
-             "region": "eu-west1"}
+    claim = {
+        "name": TAXONOMY["name"],
+        "provider": "gcp",
+        "cloud_account_id": "proj-1",
+        "region": "eu-west1",
+    }
     assert deployments.post("/v1/deployments/claim", json=claim, headers=gh).status_code == 404
     old = new(deployments, gh, "1")
     newest = new(deployments, gh, "2")
@@ -275,10 +321,14 @@ def test_idempotency_key(deployments, gh, identity):
     assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
     different = deployments.post("/v1/deployments", json={**body, "version": "2"}, headers=headers)
     assert different.status_code == 409 and different.json["code"] == "idempotency_key_reused"
-    other_org = {"Authorization": f"Bearer {identity.github_token('globex')}",
-                 "Idempotency-Key": "run-42"}
-    assert deployments.post("/v1/deployments", json=body,
-                            headers=other_org).json["id"] != first.json["id"]
+    other_org = {
+        "Authorization": f"Bearer {identity.github_token('globex')}",
+        "Idempotency-Key": "run-42",
+    }
+    assert (
+        deployments.post("/v1/deployments", json=body, headers=other_org).json["id"]
+        != first.json["id"]
+    )
     assert len(deployments.get("/v1/deployments", headers=gh).json) == 1
 
 
@@ -294,8 +344,9 @@ def test_roles(deployments, google_headers, gh):
     created = deployments.post("/v1/deployments", json=body, headers=deployer)
     assert created.status_code == 201 and created.json["created_by_actor"] == DEPLOYER_EMAIL
     assert deployments.get("/v1/deployments", headers={}).status_code == 401
-    response = deployments.get("/v1/deployments",
-                               headers={"Authorization": gh["Authorization"] + "x"})
+    response = deployments.get(
+        "/v1/deployments", headers={"Authorization": gh["Authorization"] + "x"}
+    )
     assert response.status_code == 401
 
 

@@ -41,8 +41,9 @@ def assert_error(response, status, *words):
     ],
 )
 def test_malformed_bodies(deployments, gh, method, path, data, content_type, status, word):
-    response = deployments.open(path, method=method, data=data, content_type=content_type,
-                                headers=gh)
+    response = deployments.open(
+        path, method=method, data=data, content_type=content_type, headers=gh
+    )
     assert_error(response, status, word)
 
 
@@ -107,8 +108,9 @@ def test_list_query_validation(deployments, gh, query, field):
 def test_bad_ids_are_404(deployments, gh, bad_id):
     for method in ("GET", "PATCH"):
         kwargs = {"json": {"status": "deployed"}} if method == "PATCH" else {}
-        response = deployments.open(f"/v1/deployments/{bad_id}", method=method, headers=gh,
-                                    **kwargs)
+        response = deployments.open(
+            f"/v1/deployments/{bad_id}", method=method, headers=gh, **kwargs
+        )
         assert_error(response, 404)
     assert_error(deployments.post(f"/v1/deployments/{bad_id}/rollback", headers=gh), 404)
 
@@ -133,6 +135,7 @@ def test_rollback_accepts_an_empty_body_with_any_content_type(deployments, gh):
 
 
 def test_bad_idempotency_key(deployments, gh):
-    response = deployments.post("/v1/deployments", json=GOOD,
-                                headers={**gh, "Idempotency-Key": "k" * 300})
+    response = deployments.post(
+        "/v1/deployments", json=GOOD, headers={**gh, "Idempotency-Key": "k" * 300}
+    )
     assert_error(response, 400, "Idempotency-Key")

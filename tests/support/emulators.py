@@ -1,4 +1,4 @@
-"""Start and stop the Google emulators and local processes: free port, poll for readiness, kill group."""
+"""Start and stop the emulators and local processes: free port, poll for readiness, kill group."""
 
 from __future__ import annotations
 
@@ -52,8 +52,14 @@ def emulator_command(kind: str, port: int) -> list[str]:
 class Process:
     """A child process in its own process group, stopped as a group."""
 
-    def __init__(self, command: list[str], *, env: dict | None = None, log: Path | None = None,
-                 cwd: str | None = None):
+    def __init__(
+        self,
+        command: list[str],
+        *,
+        env: dict | None = None,
+        log: Path | None = None,
+        cwd: str | None = None,
+    ):
         self.command = command
         self.log_path = log
         out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115

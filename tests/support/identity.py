@@ -38,7 +38,7 @@ class TestKey:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "deployq-test")])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         cert = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -56,8 +56,12 @@ class TestKey:
         return {**data, "kid": self.kid, "use": "sig", "alg": "RS256"}
 
     def sign(self, claims: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
-        return jwt.encode(claims, self.private_pem, algorithm="RS256",
-                          headers={"kid": self.kid, **(headers or {})})
+        return jwt.encode(
+            claims,
+            self.private_pem,
+            algorithm="RS256",
+            headers={"kid": self.kid, **(headers or {})},
+        )
 
 
 class IdentityServer:
@@ -105,7 +109,9 @@ class IdentityServer:
         token = authorization.partition(" ")[2]
         login = self.pats.get(token)
         if path == "/api/user":
-            return (200, {"login": login, "id": 1}) if login else (401, {"message": "Bad credentials"})
+            return (
+                (200, {"login": login, "id": 1}) if login else (401, {"message": "Bad credentials"})
+            )
         if path.startswith("/api/user/memberships/orgs/"):
             if not login:
                 return 401, {"message": "Bad credentials"}
@@ -150,8 +156,14 @@ class IdentityServer:
         claims = {k: v for k, v in claims.items() if v is not None}
         return (key or self.github_key).sign(claims)
 
-    def google_token(self, email: str, audience: str = "http://deployq.test", *,
-                     key: TestKey | None = None, **overrides) -> str:
+    def google_token(
+        self,
+        email: str,
+        audience: str = "http://deployq.test",
+        *,
+        key: TestKey | None = None,
+        **overrides,
+    ) -> str:
         now = int(time.time())
         claims = {
             "iss": "https://accounts.google.com",

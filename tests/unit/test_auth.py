@@ -1,4 +1,4 @@
-"""The production verifiers against tokens minted with test keys, served by a local JWKS/certs server."""
+"""The production verifiers against tokens minted with test keys and served from a local server."""
 
 import base64
 import hashlib
@@ -53,8 +53,14 @@ def bearer(token, org=None):
 
 def github_claims(identity, **overrides):
     now = int(time.time())
-    claims = {"iss": identity.github_issuer, "aud": "deployment-queue-api",
-              "repository_owner": "acme", "sub": "repo:acme/app", "iat": now, "exp": now + 300}
+    claims = {
+        "iss": identity.github_issuer,
+        "aud": "deployment-queue-api",
+        "repository_owner": "acme",
+        "sub": "repo:acme/app",
+        "iat": now,
+        "exp": now + 300,
+    }
     claims.update(overrides)
     return claims
 
@@ -68,7 +74,11 @@ def test_github_oidc_principal_comes_from_the_claims(auth, identity):
     assert principal.kind == "github_oidc"
     assert principal.organisation == "acme"  # from the token, never from a header
     assert principal.role == "deployer"
-    assert (principal.repository, principal.workflow, principal.actor) == ("Acme/app", "ci", "octocat")
+    assert (principal.repository, principal.workflow, principal.actor) == (
+        "Acme/app",
+        "ci",
+        "octocat",
+    )
 
 
 @pytest.mark.parametrize(
@@ -96,8 +106,9 @@ def test_github_oidc_rejects_wrong_issuer(auth, identity):
 def test_github_oidc_rejects_alg_none_and_hs256_with_the_public_key(auth, identity):
     claims = github_claims(identity)
     none_token = forge({"alg": "none", "typ": "JWT", "kid": "gh-1"}, claims, None)
-    hs_token = forge({"alg": "HS256", "typ": "JWT", "kid": "gh-1"}, claims,
-                     identity.github_key.public_pem)
+    hs_token = forge(
+        {"alg": "HS256", "typ": "JWT", "kid": "gh-1"}, claims, identity.github_key.public_pem
+    )
     for token in (none_token, hs_token):
         with pytest.raises(Unauthorized):
             auth.authenticate(bearer(token))
@@ -126,7 +137,11 @@ def test_github_jwks_is_cached_and_unknown_kids_refetch_at_most_once_a_minute(au
 
 def test_google_identity_gets_its_role_from_org_access(auth, identity):
     principal = auth.authenticate(bearer(identity.google_token("Ann@example.com", AUD), "ACME"))
-    assert (principal.kind, principal.organisation, principal.role) == ("google", "acme", "approver")
+    assert (principal.kind, principal.organisation, principal.role) == (
+        "google",
+        "acme",
+        "approver",
+    )
     assert principal.actor == "ann@example.com"
 
 
@@ -160,8 +175,14 @@ def test_google_identity_rejects_bad_claims(auth, identity, overrides):
 
 def test_google_identity_rejects_forged_algorithms_and_foreign_keys(auth, identity):
     now = int(time.time())
-    claims = {"iss": "https://accounts.google.com", "aud": AUD, "email": "ann@example.com",
-              "email_verified": True, "iat": now, "exp": now + 300}
+    claims = {
+        "iss": "https://accounts.google.com",
+        "aud": AUD,
+        "email": "ann@example.com",
+        "email_verified": True,
+        "iat": now,
+        "exp": now + 300,
+    }
     tokens = [
         forge({"alg": "none", "kid": "goog-1"}, claims, None),
         forge({"alg": "HS256", "kid": "goog-1"}, claims, identity.google_key.cert_pem.encode()),
@@ -180,7 +201,11 @@ def test_pat_member_is_a_deployer_and_membership_is_cached(auth, identity):
     before = len(identity.requests)
     principal = auth.authenticate(bearer("ghp_member", "Acme"))
     assert (principal.kind, principal.organisation, principal.role, principal.actor) == (
-        "github_pat", "acme", "deployer", "mona")
+        "github_pat",
+        "acme",
+        "deployer",
+        "mona",
+    )
     auth.authenticate(bearer("ghp_member", "acme"))
     assert len(identity.requests) - before == 2  # /user + membership, once
 
@@ -201,8 +226,12 @@ def test_pat_errors(auth, identity):
 
 
 def test_missing_or_malformed_authorization_is_401(auth):
-    for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer "},
-                    {"Authorization": "Bearer a.b.c"}):
+    for headers in (
+        {},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer a.b.c"},
+    ):
         with pytest.raises(Unauthorized):
             auth.authenticate(headers)
 
@@ -211,8 +240,10 @@ def test_allowed_organisations(identity):
     settings = Settings.from_env({**identity.env(AUD), "ALLOWED_ORGANISATIONS": "globex"})
     with pytest.raises(Forbidden):
         Authenticator(settings).authenticate(bearer(identity.github_token("acme")))
-    assert Authenticator(settings).authenticate(
-        bearer(identity.github_token("Globex"))).organisation == "globex"
+    assert (
+        Authenticator(settings).authenticate(bearer(identity.github_token("Globex"))).organisation
+        == "globex"
+    )
 
 
 # -- internal callers ---------------------------------------------------------------------

@@ -70,8 +70,15 @@ def test_create_requires_the_four_fields_and_rejects_wrong_types():
         DeploymentCreate.model_validate({"name": "a"})
     missing = {e["loc"][0] for e in caught.value.errors()}
     assert missing == {"version", "provider", "type"}
-    for bad in ({"name": 5}, {"auto": "yes"}, {"provider": "gcpx"}, {"type": "vm"},
-                {"name": ""}, {"name": "x" * 300}, {"commit_timestamp": "yesterday"}):
+    for bad in (
+        {"name": 5},
+        {"auto": "yes"},
+        {"provider": "gcpx"},
+        {"type": "vm"},
+        {"name": ""},
+        {"name": "x" * 300},
+        {"commit_timestamp": "yesterday"},
+    ):
         with pytest.raises(ValidationError):
             DeploymentCreate.model_validate(
                 {"name": "a", "version": "1", "provider": "gcp", "type": "k8s", **bad}
@@ -80,8 +87,16 @@ def test_create_requires_the_four_fields_and_rejects_wrong_types():
 
 def test_create_ignores_server_owned_fields_and_normalises_commit_time():
     body = DeploymentCreate.model_validate(
-        {"name": "a", "version": "1", "provider": "gcp", "type": "k8s", "id": "x",
-         "status": "deployed", "organisation": "evil", "commit_timestamp": "2026-01-02T04:04:05+01:00"}
+        {
+            "name": "a",
+            "version": "1",
+            "provider": "gcp",
+            "type": "k8s",
+            "id": "x",
+            "status": "deployed",
+            "organisation": "evil",
+            "commit_timestamp": "2026-01-02T04:04:05+01:00",
+        }
     )
     dumped = body.model_dump()
     assert "status" not in dumped and "organisation" not in dumped and "id" not in dumped
@@ -114,8 +129,10 @@ def test_rollback_query_requires_the_taxonomy_and_maps_empty_to_null():
 
 
 def test_page_token_round_trip_and_garbage():
-    record = {"created_at": "2026-01-02T03:04:05.123456Z",
-              "id": "0b4c8f8e-1111-4222-8333-444455556666"}
+    record = {
+        "created_at": "2026-01-02T03:04:05.123456Z",
+        "id": "0b4c8f8e-1111-4222-8333-444455556666",
+    }
     assert decode_page_token(encode_page_token(record)) == (record["created_at"], record["id"])
     for garbage in ("", "abc", "W10", "WyJ4IiwgInkiXQ", "%%%"):
         with pytest.raises(BadRequest):

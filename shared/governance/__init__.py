@@ -1,0 +1,1 @@
+"""Release governance: policies and freeze windows, approvals, audit, DORA, runbooks, notifications."""

@@ -1,0 +1,270 @@
+"""Data packages: request bodies, deploy options, list queries and the public shapes."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from shared import clock
+
+Name = Annotated[
+    str, StringConstraints(strict=True, min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$")
+]
+Column = Annotated[
+    str, StringConstraints(strict=True, min_length=1, max_length=1500, pattern=r"^[^\x00-\x1f]+$")
+]
+CollectionName = Annotated[
+    str,
+    StringConstraints(
+        strict=True, min_length=1, max_length=1500, pattern=r"^(?!__.*__$)[^/\x00-\x1f]+$"
+    ),
+]
+Text = Optional[Annotated[str, StringConstraints(strict=True, max_length=10_000)]]
+Tag = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
+
+
+class PackageType(str, Enum):
+    database = "database"
+    document = "document"
+
+
+class PackageStatus(str, Enum):
+    active = "active"
+    archived = "archived"
+    deleted = "deleted"
+
+
+class ForeignKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    column: Column
+    references: Annotated[str, StringConstraints(strict=True, pattern=r"^[^./]+\.[^.]+$")]
+
+    @property
+    def table(self) -> str:
+        return self.references.split(".", 1)[0]
+
+    @property
+    def target_column(self) -> str:
+        return self.references.split(".", 1)[1]
+
+
+class TableSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: CollectionName
+    primary_key: Column = "id"
+    foreign_keys: list[ForeignKey] = Field(default_factory=list, max_length=100)
+
+
+class PackageFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tables: Optional[list[Union[CollectionName, TableSpec]]] = Field(None, max_length=500)
+    collections: Optional[list[CollectionName]] = Field(None, max_length=500)
+    where_clause: Optional[dict[str, Union[str, list[Any]]]] = None
+    exclude_columns: Optional[dict[str, list[Column]]] = None
+
+    def table_specs(self) -> list[TableSpec]:
+        return [TableSpec(name=t) if isinstance(t, str) else t for t in self.tables or []]
+
+
+class PackageCreate(BaseModel):
+    name: Name
+    version: Name
+    package_type: PackageType
+    environment: Name
+    description: Text = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    tags: list[Tag] = Field(default_factory=list, max_length=100)
+    filter: Optional[PackageFilter] = None
+    include_parent: StrictBool = False
+
+    @model_validator(mode="after")
+    def _filter_matches_type(self) -> PackageCreate:
+        flt = self.filter or PackageFilter()
+        if self.package_type == PackageType.database:
+            if not flt.tables:
+                raise ValueError("a database package needs filter.tables (at least one table)")
+            if flt.collections:
+                raise ValueError("a database package selects filter.tables, not collections")
+            names = [t.name for t in flt.table_specs()]
+        else:
+            if not flt.collections:
+                raise ValueError("a document package needs filter.collections (at least one)")
+            if flt.tables:
+                raise ValueError("a document package selects filter.collections, not tables")
+            names = list(flt.collections)
+        if len(set(names)) != len(names):
+            raise ValueError("filter names a table or collection twice")
+        for option in ("where_clause", "exclude_columns"):
+            unknown = set(getattr(flt, option) or {}) - set(names)
+            if unknown:
+                raise ValueError(
+                    f"filter.{option} names {', '.join(sorted(unknown))}, which is not selected"
+                )
+        return self
+
+
+class PackageUpdate(BaseModel):
+    description: Text = None
+    status: Optional[Literal["active", "archived"]] = None
+    tags: Optional[list[Tag]] = Field(None, max_length=100)
+    metadata: Optional[dict[str, Any]] = None
+
+
+class PackageListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    package_type: Optional[PackageType] = None
+    environment: Optional[str] = None
+    status: Optional[PackageStatus] = None
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class DeploymentListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    environment: Optional[str] = None
+    is_active: Optional[bool] = None
+    package_id: Optional[str] = None
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class DeployOptions(BaseModel):
+    """The deploy options of the Package Deployment API document."""
+
+    model_config = ConfigDict(extra="forbid")
+    skip_existing: StrictBool = False
+    update_existing: StrictBool = False
+    validate_references: StrictBool = False
+    create_missing: StrictBool = False
+    batch_size: StrictInt = Field(100, ge=1, le=100_000)
+    transaction_size: StrictInt = Field(500, ge=1, le=100_000)
+    continue_on_error: StrictBool = False
+    dry_run: StrictBool = False
+
+    @model_validator(mode="after")
+    def _exclusive(self) -> DeployOptions:
+        if self.skip_existing and self.update_existing:
+            raise ValueError("skip_existing and update_existing cannot both be true")
+        return self
+
+
+class DeployRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    environment: Name
+    options: DeployOptions = Field(default_factory=DeployOptions)
+    run_as_background: StrictBool = False
+    schedule_at: Optional[str] = None
+
+    @field_validator("schedule_at")
+    @classmethod
+    def _rfc3339(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        try:
+            return clock.normalise(value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"schedule_at must be RFC 3339 with a zone: {exc}") from None
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    format: Literal["json", "zip"] = "json"
+    run_as_background: StrictBool = False
+
+
+class ImportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    package_data: dict[str, Any]
+    environment: Optional[Name] = None
+
+
+PACKAGE_FIELDS = (
+    "id",
+    "name",
+    "version",
+    "package_type",
+    "description",
+    "environment",
+    "status",
+    "active",
+    "checksum",
+    "size_bytes",
+    "metadata",
+    "tags",
+    "created_at",
+    "created_by",
+    "updated_at",
+)
+DEPLOYMENT_FIELDS = (
+    "id",
+    "package_id",
+    "package_name",
+    "package_version",
+    "environment",
+    "status",
+    "dry_run",
+    "is_active",
+    "options",
+    "deployed_at",
+    "deployed_by",
+    "rolled_back_at",
+    "rolled_back_by",
+    "pk_mapping_result",
+    "records_processed",
+    "records_succeeded",
+    "records_skipped",
+    "records_failed",
+    "tables_processed",
+    "errors",
+    "job_id",
+    "started_at",
+    "completed_at",
+)
+ACTION_FIELDS = (
+    "id",
+    "package_id",
+    "action_type",
+    "action_status",
+    "source_environment",
+    "target_environment",
+    "performed_at",
+    "performed_by",
+    "started_at",
+    "completed_at",
+    "duration_seconds",
+    "records_processed",
+    "records_succeeded",
+    "records_failed",
+    "tables_processed",
+    "deployment_id",
+    "error",
+)
+
+
+def public_package(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: record.get(key) for key in PACKAGE_FIELDS}
+
+
+def public_deployment(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: record.get(key) for key in DEPLOYMENT_FIELDS}
+
+
+def public_action(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: record.get(key) for key in ACTION_FIELDS}
