@@ -16,7 +16,8 @@ import os
 import shutil
 import subprocess
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -28,8 +29,9 @@ DEFAULT_OIDC_AUDIENCE = "deployment-queue-api"
 REFRESH_MARGIN_SECONDS = 60
 
 
-def select_source(env: Mapping[str, str], *, token: str | None = None,
-                  mode: str | None = None) -> str:
+def select_source(
+    env: Mapping[str, str], *, token: str | None = None, mode: str | None = None
+) -> str:
     """Which credential source to use: token | github-actions | github-pat | google | none."""
     mode = (mode or env.get("DEPLOYQ_AUTH") or "auto").strip().lower()
     if mode not in MODES:
@@ -71,11 +73,18 @@ def origin(url: str) -> str:
 class Credentials:
     """Headers for each request; tokens are fetched once per audience and renewed before expiry."""
 
-    def __init__(self, source: str, *, env: Mapping[str, str] | None = None,
-                 org: str | None = None, token: str | None = None, audience: str | None = None,
-                 session: requests.Session | None = None,
-                 run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
-                 which: Callable[[str], str | None] = shutil.which):
+    def __init__(
+        self,
+        source: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        org: str | None = None,
+        token: str | None = None,
+        audience: str | None = None,
+        session: requests.Session | None = None,
+        run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+        which: Callable[[str], str | None] = shutil.which,
+    ):
         self.source = source
         self.env = dict(os.environ if env is None else env)
         self.org = org or self.env.get("DEPLOYQ_ORG") or None
@@ -87,9 +96,15 @@ class Credentials:
         self._cache: dict[str, tuple[str, float | None]] = {}
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, org: str | None = None,
-                 token: str | None = None, mode: str | None = None,
-                 audience: str | None = None) -> Credentials:
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        org: str | None = None,
+        token: str | None = None,
+        mode: str | None = None,
+        audience: str | None = None,
+    ) -> Credentials:
         env = dict(os.environ if env is None else env)
         source = select_source(env, token=token, mode=mode)
         return cls(source, env=env, org=org, token=token, audience=audience)

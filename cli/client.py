@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import requests
 
@@ -17,11 +18,18 @@ SAFE_METHODS = ("GET", "HEAD", "PUT", "DELETE", "PATCH")
 
 
 class Client:
-    """Calls one function's base URL (e.g. the deployments function) with the caller's credentials."""
+    """Calls one function's base URL (e.g. the deployments function) as the caller."""
 
-    def __init__(self, base_url: str, credentials: Credentials, *, timeout: float = 60,
-                 attempts: int = 4, session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        timeout: float = 60,
+        attempts: int = 4,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.timeout = timeout
@@ -29,10 +37,19 @@ class Client:
         self.session = session or requests.Session()
         self.sleep = sleep
 
-    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                json: Any = None, data: bytes | None = None, content_type: str | None = None,
-                headers: Mapping[str, str] | None = None, retry: bool | None = None,
-                stream: bool = False) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
         """Send one request; a 4xx/5xx answer raises ApiFailure with the API's error sentence.
 
         Connection errors, 429/502/503/504 and 409 `concurrent_update` are retried with
@@ -52,8 +69,14 @@ class Client:
             auth = self.credentials.headers(self.base_url)
             try:
                 response = self.session.request(
-                    method, url, params=query, json=json, data=data,
-                    headers={**all_headers, **auth}, timeout=self.timeout, stream=stream,
+                    method,
+                    url,
+                    params=query,
+                    json=json,
+                    data=data,
+                    headers={**all_headers, **auth},
+                    timeout=self.timeout,
+                    stream=stream,
                 )
             except requests.RequestException as exc:
                 if attempt < attempts:
@@ -63,7 +86,9 @@ class Client:
             if response.status_code < 400:
                 return response
             failure = failure_of(response)
-            retryable = response.status_code in RETRY_STATUSES or failure.code == "concurrent_update"
+            retryable = (
+                response.status_code in RETRY_STATUSES or failure.code == "concurrent_update"
+            )
             if retryable and attempt < attempts:
                 self._backoff(attempt, response.headers.get("Retry-After"))
                 continue
@@ -97,8 +122,13 @@ def failure_of(response: requests.Response) -> ApiFailure:
         body = None
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         details = body.get("details")
-        return ApiFailure(response.status_code, body["error"], body.get("code"),
-                          details if isinstance(details, list) else [], body)
+        return ApiFailure(
+            response.status_code,
+            body["error"],
+            body.get("code"),
+            details if isinstance(details, list) else [],
+            body,
+        )
     text = (response.text or "").strip().splitlines()
     message = text[0][:200] if text else (response.reason or "error")
     return ApiFailure(response.status_code, message, None, [], body)

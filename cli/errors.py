@@ -56,8 +56,14 @@ def exit_code_for_status(status: int) -> int:
 class ApiFailure(CliError):
     """An error answer of the API: its status and its `{"error", "code", "details"}` body."""
 
-    def __init__(self, status: int, message: str, code: str | None = None,
-                 details: list[Any] | None = None, body: Any = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        details: list[Any] | None = None,
+        body: Any = None,
+    ):
         super().__init__(message, exit_code_for_status(status))
         self.status = status
         self.code = code

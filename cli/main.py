@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from cli import __version__
 from cli.commands import canary, deployments, governance, openapi, packages
@@ -29,37 +29,69 @@ def common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """Options every command takes, before or after the command name."""
     default = argparse.SUPPRESS if suppress else None
     group = parser.add_argument_group("common options")
-    group.add_argument("--json", action="store_true",
-                       default=argparse.SUPPRESS if suppress else False,
-                       help="print JSON for scripts instead of tables")
-    group.add_argument("-q", "--quiet", action="store_true",
-                       default=argparse.SUPPRESS if suppress else False,
-                       help="no progress lines on stderr")
-    group.add_argument("--org", default=default, metavar="ORG",
-                       help="organisation (X-Organisation) for PAT and Google credentials "
-                            "[DEPLOYQ_ORG]")
-    group.add_argument("--token", default=default, metavar="TOKEN",
-                       help="use this bearer token [DEPLOYQ_TOKEN]")
-    group.add_argument("--auth", default=default,
-                       choices=("auto", "github-actions", "github-pat", "google", "token", "none"),
-                       help="force a credential source (default auto) [DEPLOYQ_AUTH]")
-    group.add_argument("--audience", default=default, metavar="AUD",
-                       help="token audience (OIDC: deployment-queue-api; Google: the function URL)")
-    group.add_argument("--url", default=default, metavar="URL",
-                       help="deployments function URL [DEPLOYQ_URL]")
-    group.add_argument("--packages-url", default=default, metavar="URL",
-                       help="packages function URL [DEPLOYQ_PACKAGES_URL, else DEPLOYQ_URL]")
-    group.add_argument("--canary-url", default=default, metavar="URL",
-                       help="canary function URL [DEPLOYQ_CANARY_URL, else DEPLOYQ_URL]")
-    group.add_argument("--timeout", type=float, default=default, metavar="SECONDS",
-                       help="HTTP timeout per request (default 60)")
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print JSON for scripts instead of tables",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="no progress lines on stderr",
+    )
+    group.add_argument(
+        "--org",
+        default=default,
+        metavar="ORG",
+        help="organisation (X-Organisation) for PAT and Google credentials [DEPLOYQ_ORG]",
+    )
+    group.add_argument(
+        "--token", default=default, metavar="TOKEN", help="use this bearer token [DEPLOYQ_TOKEN]"
+    )
+    group.add_argument(
+        "--auth",
+        default=default,
+        choices=("auto", "github-actions", "github-pat", "google", "token", "none"),
+        help="force a credential source (default auto) [DEPLOYQ_AUTH]",
+    )
+    group.add_argument(
+        "--audience",
+        default=default,
+        metavar="AUD",
+        help="token audience (OIDC: deployment-queue-api; Google: the function URL)",
+    )
+    group.add_argument(
+        "--url", default=default, metavar="URL", help="deployments function URL [DEPLOYQ_URL]"
+    )
+    group.add_argument(
+        "--packages-url",
+        default=default,
+        metavar="URL",
+        help="packages function URL [DEPLOYQ_PACKAGES_URL, else DEPLOYQ_URL]",
+    )
+    group.add_argument(
+        "--canary-url",
+        default=default,
+        metavar="URL",
+        help="canary function URL [DEPLOYQ_CANARY_URL, else DEPLOYQ_URL]",
+    )
+    group.add_argument(
+        "--timeout",
+        type=float,
+        default=default,
+        metavar="SECONDS",
+        help="HTTP timeout per request (default 60)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deployq",
         description="Queue and track deployments, roll back, promote data packages and guard "
-                    "Cloud Run releases with canary analysis.",
+        "Cloud Run releases with canary analysis.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

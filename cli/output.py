@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterable, Sequence, TextIO
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
 
 
 def text(value: Any) -> str:
@@ -20,8 +21,11 @@ def text(value: Any) -> str:
     return str(value).replace("\n", " ")
 
 
-def table(rows: Iterable[dict[str, Any]], columns: Sequence[str | tuple[str, str]],
-          stream: TextIO | None = None) -> None:
+def table(
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[str | tuple[str, str]],
+    stream: TextIO | None = None,
+) -> None:
     """Print rows as aligned columns; a column is a key or (key, heading)."""
     stream = stream or sys.stdout
     cols = [(c, c.upper()) if isinstance(c, str) else c for c in columns]
@@ -33,8 +37,9 @@ def table(rows: Iterable[dict[str, Any]], columns: Sequence[str | tuple[str, str
         stream.write("\n")
 
 
-def record(item: dict[str, Any], fields: Sequence[str] | None = None,
-           stream: TextIO | None = None) -> None:
+def record(
+    item: dict[str, Any], fields: Sequence[str] | None = None, stream: TextIO | None = None
+) -> None:
     """Print one object as `key: value` lines, keys aligned."""
     stream = stream or sys.stdout
     keys = list(fields) if fields else list(item)

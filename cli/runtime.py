@@ -1,4 +1,4 @@
-"""What every command gets: parsed arguments, output streams, credentials and per-function clients."""
+"""What every command gets: arguments, output streams, credentials, per-function clients."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 import time
-from typing import Any, Callable, Mapping, TextIO
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
 
 from cli import output
 from cli.auth import Credentials
@@ -24,10 +25,16 @@ URLS = {
 class Runtime:
     """The context of one CLI invocation."""
 
-    def __init__(self, args: argparse.Namespace, *, env: Mapping[str, str] | None = None,
-                 stdout: TextIO | None = None, stderr: TextIO | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        *,
+        env: Mapping[str, str] | None = None,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.args = args
         self.env = dict(os.environ if env is None else env)
         self.stdout = stdout or sys.stdout
@@ -60,8 +67,10 @@ class Runtime:
         if not url and part != "deployments":
             url = getattr(self.args, "url", None) or self.env.get("DEPLOYQ_URL")
         if not url:
-            raise UsageError(f"no URL for the {part} function: pass --{attribute.replace('_', '-')} "
-                             f"or set {variable}")
+            raise UsageError(
+                f"no URL for the {part} function: pass --{attribute.replace('_', '-')} "
+                f"or set {variable}"
+            )
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"{variable} must be an http(s) URL, got {url!r}")
         return url
@@ -69,8 +78,10 @@ class Runtime:
     def client(self, part: str) -> Client:
         if part not in self._clients:
             self._clients[part] = Client(
-                self.base_url(part), self.credentials,
-                timeout=float(getattr(self.args, "timeout", None) or 60), sleep=self.sleep,
+                self.base_url(part),
+                self.credentials,
+                timeout=float(getattr(self.args, "timeout", None) or 60),
+                sleep=self.sleep,
             )
         return self._clients[part]
 

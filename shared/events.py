@@ -201,7 +201,7 @@ class Outbox:
         self.publish_soon(org, [c.event for c in changes if getattr(c, "event", None)])
 
     def publish_soon(self, org: str, events: list[dict[str, Any]]) -> None:
-        """Publish in the background; the caller does not wait. Unpublished ones stay for the sweep."""
+        """Publish in the background (the caller does not wait); failures stay for the sweep."""
         if not events or self.publisher is None:
             return
         with self._idle:
@@ -217,14 +217,20 @@ class Outbox:
 
     def _run(self) -> None:
         while True:
-            org, events = self._queue.get()
+            batches = [self._queue.get()]
+            # Whatever queued up meanwhile goes out in the same round (one wait, not many).
+            while len(batches) < 100:
+                try:
+                    batches.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self._publish_and_mark([(org, e) for e in events])
+                self._publish_and_mark([(org, e) for org, events in batches for e in events])
             except Exception:  # noqa: BLE001 - the worker must survive anything
                 log.exception("event publishing failed; the sweep will retry")
             finally:
                 with self._idle:
-                    self._pending -= 1
+                    self._pending -= len(batches)
                     self._idle.notify_all()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
@@ -238,18 +244,19 @@ class Outbox:
         if not published:
             return 0
         now = clock.utcnow()
-        batch = self.db.batch()
-        for org, event in items:
-            if event["id"] in published:
+        marks = [(org, event["id"]) for org, event in items if event["id"] in published]
+        for start in range(0, len(marks), 400):
+            batch = self.db.batch()
+            for org, event_id in marks[start : start + 400]:
                 batch.update(
-                    self._ref(org, event["id"]),
+                    self._ref(org, event_id),
                     {
                         "published": True,
                         "published_at": clock.to_text(now),
                         "expire_at": now + PUBLISHED_TTL,
                     },
                 )
-        batch.commit()
+            batch.commit()
         return len(published)
 
     def sweep(self, deadline_seconds: float = 50.0) -> tuple[int, int]:

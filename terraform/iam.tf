@@ -58,7 +58,7 @@ locals {
   # an environment may be the control-plane database itself.
   firestore_access = {
     for grant in distinct(concat(
-      [for name in local.function_names : { function = name, project = var.project_id, database = google_firestore_database.deployq.name }],
+      [for name in local.function_names : { function = name, project = var.project_id, database = var.firestore_database }],
       flatten([
         for env in values(var.environments) : [
           for name in ["packages", "worker"] : { function = name, project = env.project, database = env.database }

@@ -5,8 +5,8 @@
 #
 # Two ways to get the zips, both offline:
 # - default: archive_file builds them here from var.source_root, one `source`
-#   block per file (content-only entries carry no timestamps, so the hash only
-#   moves when a file does);
+#   block per file (such entries are written sorted and without timestamps or
+#   modes, so the hash only moves when a file does);
 # - var.function_zips: zips built beforehand by scripts/build_zips.py (Cloud
 #   Build does this, and rolls back by re-applying the previous zips).
 
@@ -34,9 +34,8 @@ locals {
 data "archive_file" "function" {
   for_each = local.archived_functions
 
-  type             = "zip"
-  output_path      = "${path.root}/.terraform/deployq-zips/${each.key}.zip"
-  output_file_mode = "0644"
+  type        = "zip"
+  output_path = "${path.root}/.terraform/deployq-zips/${each.key}.zip"
 
   dynamic "source" {
     for_each = merge(

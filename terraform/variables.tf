@@ -129,7 +129,7 @@ variable "function_settings" {
   }
 
   validation {
-    condition     = alltrue([for s in values(var.function_settings) : s.timeout_seconds == null || (s.timeout_seconds >= 1 && s.timeout_seconds <= 3600)])
+    condition     = alltrue([for s in values(var.function_settings) : coalesce(s.timeout_seconds, 60) >= 1 && coalesce(s.timeout_seconds, 60) <= 3600])
     error_message = "function_settings timeout_seconds must be between 1 and 3600."
   }
 }
@@ -296,6 +296,11 @@ variable "canary_managed_services" {
       can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", s.project)) && can(regex("^[a-z]+-[a-z]+[0-9]+$", s.region)) && can(regex("^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$", s.service))
     ])
     error_message = "canary_managed_services entries need a project id, a region and a Cloud Run service name."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.canary_managed_services : s.service_account == null || can(regex("^[^@\\s]+@[^@\\s]+\\.gserviceaccount\\.com$", s.service_account))])
+    error_message = "canary_managed_services[*].service_account must be a service account e-mail."
   }
 }
 

@@ -5,22 +5,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cli.errors import UsageError
 
 
-def leaf(group: argparse._SubParsersAction, common: argparse.ArgumentParser, name: str,
-         func: Callable[..., Any], help: str, **kwargs: Any) -> argparse.ArgumentParser:
+def leaf(
+    group: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    name: str,
+    func: Callable[..., Any],
+    help: str,
+    **kwargs: Any,
+) -> argparse.ArgumentParser:
     """A runnable command: its parser takes the common options too."""
     parser = group.add_parser(name, parents=[common], help=help, description=help, **kwargs)
     parser.set_defaults(func=func)
     return parser
 
 
-def group(commands: argparse._SubParsersAction, name: str, help: str,
-          **kwargs: Any) -> argparse._SubParsersAction:
+def group(
+    commands: argparse._SubParsersAction, name: str, help: str, **kwargs: Any
+) -> argparse._SubParsersAction:
     """A command with sub-commands (`deployq deployments ...`)."""
     parser = commands.add_parser(name, help=help, description=help, **kwargs)
     return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)

@@ -14,25 +14,63 @@ PROVIDERS = ("gcp", "aws", "azure")
 TYPES = ("k8s", "terraform", "data_pipeline")
 STATUSES = ("scheduled", "in_progress", "deployed", "skipped", "failed", "rolled_back")
 TRIGGERS = ("auto", "manual", "rollback")
-COLUMNS = ["id", "name", "version", ("environment", "ENV"), "status", "trigger", "region",
-           "cell", ("created_at", "CREATED")]
-FIELDS = ["id", "name", "version", "status", "trigger", "auto", "environment", "provider",
-          "cloud_account_id", "region", "cell", "type", "commit_sha", "commit_timestamp",
-          "pipeline_extra_params", "description", "notes", "build_uri", "deployment_uri",
-          "resource", "source_deployment_id", "rollback_from_deployment_id", "approval_status",
-          "created_by_repo", "created_by_workflow", "created_by_actor", "created_at",
-          "updated_at", "deployed_at"]
+COLUMNS = [
+    "id",
+    "name",
+    "version",
+    ("environment", "ENV"),
+    "status",
+    "trigger",
+    "region",
+    "cell",
+    ("created_at", "CREATED"),
+]
+FIELDS = [
+    "id",
+    "name",
+    "version",
+    "status",
+    "trigger",
+    "auto",
+    "environment",
+    "provider",
+    "cloud_account_id",
+    "region",
+    "cell",
+    "type",
+    "commit_sha",
+    "commit_timestamp",
+    "pipeline_extra_params",
+    "description",
+    "notes",
+    "build_uri",
+    "deployment_uri",
+    "resource",
+    "source_deployment_id",
+    "rollback_from_deployment_id",
+    "approval_status",
+    "created_by_repo",
+    "created_by_workflow",
+    "created_by_actor",
+    "created_at",
+    "updated_at",
+    "deployed_at",
+]
 
 
 def show_deployment(rt: Runtime, item: dict[str, Any]) -> None:
     def render(data: dict[str, Any]) -> None:
         fields = [f for f in FIELDS if f in data] + [
-            f for f in data if f not in FIELDS and f not in ("approvals", "runbooks", "organisation")
+            f
+            for f in data
+            if f not in FIELDS and f not in ("approvals", "runbooks", "organisation")
         ]
         rt.record(data, fields)
         for approval in data.get("approvals") or []:
-            rt.say(f"approval  {approval.get('decision')} by {approval.get('actor')} "
-                   f"at {approval.get('time')}: {approval.get('comment') or ''}")
+            rt.say(
+                f"approval  {approval.get('decision')} by {approval.get('actor')} "
+                f"at {approval.get('time')}: {approval.get('comment') or ''}"
+            )
         for runbook in data.get("runbooks") or []:
             rt.say(f"runbook   {runbook.get('id')}  {runbook.get('title')}")
 
@@ -49,10 +87,18 @@ def taxonomy_options(parser: argparse.ArgumentParser, *, required: bool) -> None
 
 def list_deployments(rt: Runtime) -> int:
     a = rt.args
-    params = {"status": a.status, "name": a.name, "environment": a.environment,
-              "provider": a.provider, "cloud_account_id": a.cloud_account_id,
-              "region": a.region, "cell": a.cell, "trigger": a.trigger, "limit": a.limit,
-              "page_token": a.page_token}
+    params = {
+        "status": a.status,
+        "name": a.name,
+        "environment": a.environment,
+        "provider": a.provider,
+        "cloud_account_id": a.cloud_account_id,
+        "region": a.region,
+        "cell": a.cell,
+        "trigger": a.trigger,
+        "limit": a.limit,
+        "page_token": a.page_token,
+    }
     items, next_token = [], None
     while True:
         response = rt.client("deployments").request("GET", "/v1/deployments", params=params)
@@ -68,33 +114,53 @@ def list_deployments(rt: Runtime) -> int:
 
 
 def show(rt: Runtime) -> int:
-    show_deployment(rt, rt.client("deployments").call(
-        "GET", f"/v1/deployments/{rt.args.deployment_id}"))
+    show_deployment(
+        rt, rt.client("deployments").call("GET", f"/v1/deployments/{rt.args.deployment_id}")
+    )
     return 0
 
 
 def create(rt: Runtime) -> int:
     a = rt.args
-    body = drop_none({
-        "name": a.name, "version": a.version, "provider": a.provider, "type": a.type,
-        "environment": a.environment, "cloud_account_id": a.cloud_account_id,
-        "region": a.region, "cell": a.cell, "commit_sha": a.commit_sha,
-        "commit_timestamp": a.commit_timestamp, "pipeline_extra_params": a.extra_params,
-        "description": a.description, "notes": a.notes, "build_uri": a.build_uri,
-        "deployment_uri": a.deployment_uri, "resource": a.resource,
-    })
+    body = drop_none(
+        {
+            "name": a.name,
+            "version": a.version,
+            "provider": a.provider,
+            "type": a.type,
+            "environment": a.environment,
+            "cloud_account_id": a.cloud_account_id,
+            "region": a.region,
+            "cell": a.cell,
+            "commit_sha": a.commit_sha,
+            "commit_timestamp": a.commit_timestamp,
+            "pipeline_extra_params": a.extra_params,
+            "description": a.description,
+            "notes": a.notes,
+            "build_uri": a.build_uri,
+            "deployment_uri": a.deployment_uri,
+            "resource": a.resource,
+        }
+    )
     body["auto"] = not a.manual
     key = a.idempotency_key or str(uuid.uuid4())  # makes the automatic retry safe
-    item = rt.client("deployments").call("POST", "/v1/deployments", json=body,
-                                         headers={"Idempotency-Key": key})
+    item = rt.client("deployments").call(
+        "POST", "/v1/deployments", json=body, headers={"Idempotency-Key": key}
+    )
     show_deployment(rt, item)
     return 0
 
 
 def update(rt: Runtime) -> int:
     a = rt.args
-    body = drop_none({"status": a.status, "notes": a.notes, "deployment_uri": a.deployment_uri,
-                      "override_reason": a.override_reason})
+    body = drop_none(
+        {
+            "status": a.status,
+            "notes": a.notes,
+            "deployment_uri": a.deployment_uri,
+            "override_reason": a.override_reason,
+        }
+    )
     if not body:
         raise UsageError("nothing to change: give --status, --notes or --deployment-uri")
     item = rt.client("deployments").call("PATCH", f"/v1/deployments/{a.deployment_id}", json=body)
@@ -106,18 +172,40 @@ def rollback(rt: Runtime) -> int:
     a = rt.args
     client = rt.client("deployments")
     if a.deployment_id:
-        item = client.call("POST", f"/v1/deployments/{a.deployment_id}/rollback",
-                           params={"target_version": a.target_version})
+        item = client.call(
+            "POST",
+            f"/v1/deployments/{a.deployment_id}/rollback",
+            params={"target_version": a.target_version},
+        )
     else:
-        missing = [flag for flag, value in (("--name", a.name), ("--provider", a.provider),
-                                            ("--cloud-account-id", a.cloud_account_id),
-                                            ("--region", a.region)) if value is None]
+        missing = [
+            flag
+            for flag, value in (
+                ("--name", a.name),
+                ("--provider", a.provider),
+                ("--cloud-account-id", a.cloud_account_id),
+                ("--region", a.region),
+            )
+            if value is None
+        ]
         if missing:
-            raise UsageError("rollback needs a deployment id, or the taxonomy: missing "
-                             + ", ".join(missing) + " ('' stands for none)")
-        item = client.call("POST", "/v1/deployments/rollback", params={
-            "name": a.name, "provider": a.provider, "cloud_account_id": a.cloud_account_id,
-            "region": a.region, "cell": a.cell, "target_version": a.target_version})
+            raise UsageError(
+                "rollback needs a deployment id, or the taxonomy: missing "
+                + ", ".join(missing)
+                + " ('' stands for none)"
+            )
+        item = client.call(
+            "POST",
+            "/v1/deployments/rollback",
+            params={
+                "name": a.name,
+                "provider": a.provider,
+                "cloud_account_id": a.cloud_account_id,
+                "region": a.region,
+                "cell": a.cell,
+                "target_version": a.target_version,
+            },
+        )
     show_deployment(rt, item)
     return 0
 
@@ -137,15 +225,16 @@ def claim(rt: Runtime) -> int:
 def approve(rt: Runtime) -> int:
     body = drop_none({"comment": rt.args.comment})
     item = rt.client("deployments").call(
-        "POST", f"/v1/deployments/{rt.args.deployment_id}/approve", json=body or None)
+        "POST", f"/v1/deployments/{rt.args.deployment_id}/approve", json=body or None
+    )
     show_deployment(rt, item)
     return 0
 
 
 def reject(rt: Runtime) -> int:
     item = rt.client("deployments").call(
-        "POST", f"/v1/deployments/{rt.args.deployment_id}/reject",
-        json={"comment": rt.args.comment})
+        "POST", f"/v1/deployments/{rt.args.deployment_id}/reject", json={"comment": rt.args.comment}
+    )
     show_deployment(rt, item)
     return 0
 
@@ -181,22 +270,37 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     p.add_argument("--manual", action="store_true", help="auto=false (trigger manual)")
     p.add_argument("--idempotency-key", help="default: a fresh UUID (safe retries)")
 
-    p = leaf(sub, common, "update", update,
-             "change status (deployed auto-skips older scheduled ones), notes or deployment URI")
+    p = leaf(
+        sub,
+        common,
+        "update",
+        update,
+        "change status (deployed auto-skips older scheduled ones), notes or deployment URI",
+    )
     p.add_argument("deployment_id")
     p.add_argument("--status", choices=STATUSES)
     p.add_argument("--notes")
     p.add_argument("--deployment-uri")
     p.add_argument("--override-reason", help="admin only: pass a freeze window")
 
-    p = leaf(sub, common, "rollback", rollback,
-             "queue a rollback: from a deployment id, or of a taxonomy to its previous version")
+    p = leaf(
+        sub,
+        common,
+        "rollback",
+        rollback,
+        "queue a rollback: from a deployment id, or of a taxonomy to its previous version",
+    )
     p.add_argument("deployment_id", nargs="?")
     taxonomy_options(p, required=False)
     p.add_argument("--target-version", help="roll back to this deployed version")
 
-    p = leaf(sub, common, "claim", claim,
-             "take the newest scheduled deployment of a taxonomy (moves it to in_progress)")
+    p = leaf(
+        sub,
+        common,
+        "claim",
+        claim,
+        "take the newest scheduled deployment of a taxonomy (moves it to in_progress)",
+    )
     taxonomy_options(p, required=True)
 
     p = leaf(sub, common, "approve", approve, "approve a deployment waiting for approval")

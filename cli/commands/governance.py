@@ -12,8 +12,10 @@ from cli.runtime import Runtime
 def dora(rt: Runtime) -> int:
     a = rt.args
     data = rt.client("deployments").call(
-        "GET", "/v1/metrics/dora",
-        params={"days": a.days, "environment": a.environment, "name": a.name})
+        "GET",
+        "/v1/metrics/dora",
+        params={"days": a.days, "environment": a.environment, "name": a.name},
+    )
 
     def render(d: dict[str, Any]) -> None:
         freq = d.get("deployment_frequency") or {}
@@ -22,18 +24,29 @@ def dora(rt: Runtime) -> int:
         ttr = d.get("time_to_restore") or {}
         rate = cfr.get("rate")
         rows = [
-            {"metric": "deployment frequency",
-             "value": f"{freq.get('deployments', 0)} deployed ({freq.get('per_day', 0)}/day)",
-             "bucket": freq.get("bucket")},
-            {"metric": "lead time for changes", "value": duration(lead.get("median_seconds")),
-             "bucket": lead.get("bucket")},
-            {"metric": "change failure rate",
-             "value": None if rate is None else
-             f"{rate * 100:.1f}% ({cfr.get('failed', 0)} failed + "
-             f"{cfr.get('rolled_back', 0)} rolled back / {cfr.get('finished', 0)} finished)",
-             "bucket": cfr.get("bucket")},
-            {"metric": "time to restore", "value": duration(ttr.get("median_seconds")),
-             "bucket": ttr.get("bucket")},
+            {
+                "metric": "deployment frequency",
+                "value": f"{freq.get('deployments', 0)} deployed ({freq.get('per_day', 0)}/day)",
+                "bucket": freq.get("bucket"),
+            },
+            {
+                "metric": "lead time for changes",
+                "value": duration(lead.get("median_seconds")),
+                "bucket": lead.get("bucket"),
+            },
+            {
+                "metric": "change failure rate",
+                "value": None
+                if rate is None
+                else f"{rate * 100:.1f}% ({cfr.get('failed', 0)} failed + "
+                f"{cfr.get('rolled_back', 0)} rolled back / {cfr.get('finished', 0)} finished)",
+                "bucket": cfr.get("bucket"),
+            },
+            {
+                "metric": "time to restore",
+                "value": duration(ttr.get("median_seconds")),
+                "bucket": ttr.get("bucket"),
+            },
         ]
         scope = ", ".join(f"{k}={d.get(k)}" for k in ("environment", "name") if d.get(k))
         rt.say(f"DORA metrics, last {d.get('days')} days" + (f" ({scope})" if scope else ""))
@@ -58,13 +71,25 @@ def duration(seconds: float | None) -> str | None:
     return f"{int(days)}d {int(hours % 24)}h"
 
 
-AUDIT_COLUMNS = ["time", "actor", "action", ("resource_type", "TYPE"), ("resource_id", "RESOURCE"),
-                 "ip"]
+AUDIT_COLUMNS = [
+    "time",
+    "actor",
+    "action",
+    ("resource_type", "TYPE"),
+    ("resource_id", "RESOURCE"),
+    "ip",
+]
 
 
 def audit_params(a: argparse.Namespace) -> dict[str, Any]:
-    return {"actor": a.actor, "action": a.action, "resource_type": a.resource_type,
-            "resource_id": a.resource_id, "from": a.since, "to": a.until}
+    return {
+        "actor": a.actor,
+        "action": a.action,
+        "resource_type": a.resource_type,
+        "resource_id": a.resource_id,
+        "from": a.since,
+        "to": a.until,
+    }
 
 
 def audit_list(rt: Runtime) -> int:
@@ -86,8 +111,12 @@ def audit_list(rt: Runtime) -> int:
 
 def audit_export(rt: Runtime) -> int:
     response = rt.client("deployments").request(
-        "GET", "/v1/audit-logs/export.csv", params=audit_params(rt.args),
-        headers={"Accept": "text/csv"}, stream=True)
+        "GET",
+        "/v1/audit-logs/export.csv",
+        params=audit_params(rt.args),
+        headers={"Accept": "text/csv"},
+        stream=True,
+    )
     if rt.args.output and rt.args.output != "-":
         size = 0
         with open(rt.args.output, "wb") as handle:
@@ -110,9 +139,15 @@ def policy_show(rt: Runtime) -> int:
 def policy_set(rt: Runtime) -> int:
     a = rt.args
     body = read_json_file(a.file) if a.file else {}
-    flags = drop_none({"requires_approval": a.requires_approval, "min_approvals": a.min_approvals,
-                       "approver_role": a.approver_role, "approvers": a.approvers,
-                       "prevent_self_approval": a.prevent_self_approval})
+    flags = drop_none(
+        {
+            "requires_approval": a.requires_approval,
+            "min_approvals": a.min_approvals,
+            "approver_role": a.approver_role,
+            "approvers": a.approvers,
+            "prevent_self_approval": a.prevent_self_approval,
+        }
+    )
     body.update(flags)
     data = rt.client("deployments").call("PUT", f"/v1/policies/{a.environment}", json=body)
     rt.emit(data, rt.record)
@@ -124,14 +159,24 @@ RUNBOOK_COLUMNS = ["id", "title", "service", ("environment", "ENV"), "tags", "up
 
 def runbook_body(a: argparse.Namespace) -> dict[str, Any]:
     content = read_text(a.content_file) if a.content_file else a.content
-    return drop_none({"title": a.title, "content": content, "service": a.service,
-                      "environment": a.environment, "tags": a.tags})
+    return drop_none(
+        {
+            "title": a.title,
+            "content": content,
+            "service": a.service,
+            "environment": a.environment,
+            "tags": a.tags,
+        }
+    )
 
 
 def runbooks_list(rt: Runtime) -> int:
     a = rt.args
-    data = rt.client("deployments").call("GET", "/v1/runbooks", params={
-        "q": a.q, "service": a.service, "environment": a.environment, "tag": a.tag})
+    data = rt.client("deployments").call(
+        "GET",
+        "/v1/runbooks",
+        params={"q": a.q, "service": a.service, "environment": a.environment, "tag": a.tag},
+    )
     rt.emit(data, lambda rows: rt.table(rows, RUNBOOK_COLUMNS))
     return 0
 
@@ -155,8 +200,9 @@ def runbook_create(rt: Runtime) -> int:
 
 
 def runbook_update(rt: Runtime) -> int:
-    data = rt.client("deployments").call("PUT", f"/v1/runbooks/{rt.args.runbook_id}",
-                                         json=runbook_body(rt.args))
+    data = rt.client("deployments").call(
+        "PUT", f"/v1/runbooks/{rt.args.runbook_id}", json=runbook_body(rt.args)
+    )
     rt.emit(data, rt.record)
     return 0
 
@@ -177,15 +223,22 @@ def _bool(value: str) -> bool:
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = leaf(commands, common, "dora", dora,
-             "DORA metrics: deployment frequency, lead time, change failure rate, time to restore")
+    p = leaf(
+        commands,
+        common,
+        "dora",
+        dora,
+        "DORA metrics: deployment frequency, lead time, change failure rate, time to restore",
+    )
     p.add_argument("--days", type=int, default=None, help="window in days (1..365, default 30)")
     p.add_argument("--environment")
     p.add_argument("--name")
 
     sub = group(commands, "audit", "the audit log")
-    for name, func, text in (("list", audit_list, "audit entries, newest first"),
-                             ("export", audit_export, "every matching entry as CSV")):
+    for name, func, text in (
+        ("list", audit_list, "audit entries, newest first"),
+        ("export", audit_export, "every matching entry as CSV"),
+    ):
         p = leaf(sub, common, name, func, text)
         p.add_argument("--actor")
         p.add_argument("--action", help="event type, e.g. deployq.deployment.status_changed")
@@ -203,8 +256,13 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     sub = group(commands, "policies", "approval policies and freeze windows per environment")
     p = leaf(sub, common, "show", policy_show, "the policy of an environment")
     p.add_argument("environment")
-    p = leaf(sub, common, "set", policy_set,
-             "replace the policy of an environment (admin): a JSON file and/or flags")
+    p = leaf(
+        sub,
+        common,
+        "set",
+        policy_set,
+        "replace the policy of an environment (admin): a JSON file and/or flags",
+    )
     p.add_argument("environment")
     p.add_argument("--file", help="policy JSON (freeze_windows etc.), - for stdin")
     p.add_argument("--requires-approval", type=_bool, metavar="true|false")
@@ -221,8 +279,10 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     p.add_argument("--tag")
     p = leaf(sub, common, "show", runbook_show, "one runbook")
     p.add_argument("runbook_id")
-    for name, func, text in (("create", runbook_create, "write a runbook"),
-                             ("update", runbook_update, "replace a runbook")):
+    for name, func, text in (
+        ("create", runbook_create, "write a runbook"),
+        ("update", runbook_update, "replace a runbook"),
+    ):
         p = leaf(sub, common, name, func, text)
         if name == "update":
             p.add_argument("runbook_id")

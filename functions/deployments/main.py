@@ -6,7 +6,9 @@ import functions_framework
 
 from shared import logs
 from shared.config import load_settings_or_exit
-from shared.errors import BadRequest
+from shared.errors import BadRequest, Forbidden
+from shared.governance.runbooks import FAILURE_STATUSES
+from shared.governance.service import governance_for
 from shared.models.deployment import (
     Deployment,
     DeploymentCreate,
@@ -17,20 +19,26 @@ from shared.models.deployment import (
     TaxonomyBody,
     public,
 )
-from shared.store import firestore as fs
+from shared.routes import governance
 from shared.store.deployments import DeploymentStore, request_hash
 from shared.web import Api, Context, Route
 
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
-_store: DeploymentStore | None = None
+GOVERNANCE = governance_for(SETTINGS)
 
 
 def store() -> DeploymentStore:
-    global _store
-    if _store is None:
-        _store = DeploymentStore(fs.client(SETTINGS.project, SETTINGS.firestore_database))
-    return _store
+    """The queue with approvals, freeze windows and the events outbox wired in."""
+    return GOVERNANCE.deployments
+
+
+def with_runbooks(ctx: Context, record: dict) -> dict:
+    """A failed or rolled-back deployment lists the runbooks of its service/environment."""
+    view = public(record)
+    if record.get("status") in FAILURE_STATUSES:
+        view["runbooks"] = GOVERNANCE.runbooks.for_deployment(ctx.org, record)
+    return view
 
 
 def meta(ctx: Context) -> dict:
@@ -77,7 +85,7 @@ def create_deployment(ctx: Context):
 
 
 def get_deployment(ctx: Context, deployment_id: str):
-    return public(store().get(ctx.org, deployment_id))
+    return with_runbooks(ctx, store().get(ctx.org, deployment_id))
 
 
 def update_deployment(ctx: Context, deployment_id: str):
@@ -86,7 +94,10 @@ def update_deployment(ctx: Context, deployment_id: str):
         raise BadRequest(
             "nothing to change: give status, notes or deployment_uri", code="empty_body"
         )
-    return public(store().update(ctx.org, deployment_id, patch, ctx.principal, meta(ctx)))
+    if patch.override_reason is not None and not ctx.principal.has_role("admin"):
+        raise Forbidden("only admins may pass a freeze window with override_reason")
+    record = store().update(ctx.org, deployment_id, patch, ctx.principal, meta(ctx))
+    return with_runbooks(ctx, record)
 
 
 def rollback_taxonomy(ctx: Context):
@@ -180,6 +191,7 @@ API = Api(
             status=201,
             summary="roll back from this deployment",
         ),
+        *governance.routes(lambda: GOVERNANCE),
     ],
 )
 

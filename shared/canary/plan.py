@@ -6,10 +6,11 @@ only decides, and says why in one line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
 
 from shared import clock
 from shared.canary.verdict import CanaryVerdict
@@ -95,6 +96,18 @@ def start(
     return StartDecision(StartOutcome.start, f"new candidate {canary_revision}: starting at step 1")
 
 
+def begin(record: Mapping[str, Any]) -> Decision:
+    """A new candidate's first move: the first traffic step (100% for blue_green, all_at_once)."""
+    steps = traffic_steps(record["strategy"], record["steps"])
+    return Decision(
+        Action.advance,
+        f"new candidate: step 1 of {len(steps)} at {steps[0]}%",
+        steps[0],
+        0,
+        CanaryStatus.progressing,
+    )
+
+
 def decide(record: Mapping[str, Any], now: datetime, verdict: CanaryVerdict) -> Decision:
     """The next move of a canary after a check with `verdict` at `now`.
 
@@ -113,13 +126,7 @@ def decide(record: Mapping[str, Any], now: datetime, verdict: CanaryVerdict) -> 
         return keep(f"the canary is {status.value}; checks change nothing")
     steps = traffic_steps(record["strategy"], record["steps"])
     if index < 0:
-        return Decision(
-            Action.advance,
-            f"new candidate: step 1 of {len(steps)} at {steps[0]}%",
-            steps[0],
-            0,
-            status,
-        )
+        return begin(record)
     if verdict.query_failed:
         errors = int(record.get("consecutive_errors") or 0) + 1
         limit = int(record.get("consecutive_error_limit") or 4)
@@ -129,7 +136,7 @@ def decide(record: Mapping[str, Any], now: datetime, verdict: CanaryVerdict) -> 
             )
         return keep(f"{verdict.reason}; holding traffic ({errors} of {limit} before rollback)")
     if verdict.verdict == Verdict.unhealthy:
-        return _rollback(f"Unhealthy: {verdict.reason}", status)
+        return _rollback(f"Unhealthy: {verdict.reason}")
     if verdict.verdict == Verdict.inconclusive:
         if verdict.lacks_data and now >= planned_end(record):
             if OnNoData(record.get("on_no_data") or "rollback") == OnNoData.hold:

@@ -97,7 +97,11 @@ def _against_stable(
         return []
     broken = []
     margin = compare.error_rate_margin_pct
-    if margin is not None and canary.error_rate_pct is not None and stable.error_rate_pct is not None:
+    if (
+        margin is not None
+        and canary.error_rate_pct is not None
+        and stable.error_rate_pct is not None
+    ):
         if canary.error_rate_pct - stable.error_rate_pct > margin:
             broken.append(
                 f"error rate {_num(canary.error_rate_pct)}% > stable "

@@ -1,1 +1,1 @@
-"""Release governance: policies and freeze windows, approvals, audit, DORA, runbooks, notifications."""
+"""Release governance: policies, freeze windows, approvals, audit, DORA, runbooks, notices."""

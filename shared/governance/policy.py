@@ -7,7 +7,7 @@ with zoneinfo, so a window keeps its local wall-clock hours across DST changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,7 @@ def with_defaults(stored: dict[str, Any] | None) -> dict[str, Any]:
 
 def active_window(windows: list[dict[str, Any]], moment: datetime) -> ActiveWindow | None:
     """The first freeze window in force at `moment` (aware), or None."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     for window in windows or []:
         found = _one_off(window, moment) if window.get("days") is None else _weekly(window, moment)
         if found is not None:
@@ -78,7 +78,7 @@ def _weekly_end(window: dict[str, Any], local: datetime, zone: ZoneInfo) -> date
     wall = datetime(date.year, date.month, date.day, tzinfo=zone) + timedelta(minutes=end)
     # Wall-clock arithmetic: rebuild the local time so the zone's offset on that day applies.
     wall = datetime(wall.year, wall.month, wall.day, wall.hour, wall.minute, tzinfo=zone)
-    return wall.astimezone(timezone.utc)
+    return wall.astimezone(UTC)
 
 
 def freeze_message(environment: str, window: ActiveWindow) -> str:

@@ -1,4 +1,4 @@
-"""Canary rollouts of Cloud Run revisions: enums, the request body, the record, the status machine."""
+"""Canary rollouts of Cloud Run revisions: enums, request body, record, status machine."""
 
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ class CanaryCreate(BaseModel):
         for step in steps:
             if isinstance(step, bool) or not 1 <= step <= 99:
                 raise ValueError("every step is a traffic percentage from 1 to 99")
-        if any(b <= a for a, b in zip(steps, steps[1:])):
+        if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
             raise ValueError("steps must be strictly ascending")
         return steps
 
@@ -182,6 +182,7 @@ class Check(BaseModel):
     verdict: Verdict
     reason: str
     action: str = Field(description="what deployq did: none, advance, promote, rollback, hold")
+    decision: Optional[str] = Field(default=None, description="why deployq did it, in one line")
     traffic_percent: int = Field(description="the canary's traffic share after the check")
 
 
@@ -227,7 +228,7 @@ PUBLIC_FIELDS = tuple(Canary.model_fields)
 
 
 def public(record: dict[str, Any], checks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The API view of a stored canary; `checks` oldest first (the list view passes the last one)."""
+    """The API view of a stored canary; `checks` oldest first (lists pass the last one)."""
     view = {name: record.get(name) for name in PUBLIC_FIELDS if name != "checks"}
     view["step"] = record.get("step_index", -1) + 1
     view["checks"] = checks if checks is not None else []

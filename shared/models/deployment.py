@@ -88,7 +88,7 @@ def _plain(value: Any) -> Any:
 class DeploymentCreate(BaseModel):
     """Body of `POST /v1/deployments`. Server-owned fields are ignored if sent."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     name: ShortText
     version: ShortText
@@ -125,7 +125,7 @@ class DeploymentCreate(BaseModel):
 class DeploymentPatch(BaseModel):
     """Body of `PATCH /v1/deployments/{id}`: only these fields may change."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     status: Optional[Status] = None
     notes: LongText = None
@@ -138,7 +138,7 @@ class DeploymentPatch(BaseModel):
 class TaxonomyBody(BaseModel):
     """Body of `POST /v1/deployments/claim`: a taxonomy (absent fields are null)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     name: ShortText
     provider: Provider
@@ -149,6 +149,8 @@ class TaxonomyBody(BaseModel):
 
 class Deployment(BaseModel):
     """A deployment as the API returns it."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     created_at: str
@@ -180,6 +182,15 @@ class Deployment(BaseModel):
     created_by_actor: Optional[str] = None
     deployed_at: Optional[str] = None
     status_changed_at: Optional[str] = None
+    approval_status: str = Field(
+        default="not_required", description="not_required | pending | approved | rejected"
+    )
+    approvals: list[dict[str, Any]] = Field(
+        default_factory=list, description='[{"actor", "decision", "comment", "time"}]'
+    )
+    runbooks: Optional[list[dict[str, Any]]] = Field(
+        default=None, description="failed or rolled_back deployments: the matching runbooks"
+    )
 
 
 # Fields of a record copied into a rollback deployment.
@@ -201,17 +212,21 @@ ROLLBACK_COPIED_FIELDS = (
 )
 
 PUBLIC_FIELDS = tuple(Deployment.model_fields)
+# Values of fields that records written before they existed lack.
+PUBLIC_DEFAULTS: dict[str, Any] = {"approval_status": "not_required"}
 
 
 def public(record: dict[str, Any]) -> dict[str, Any]:
     """The API view of a stored record (internal fields such as taxonomy_key dropped)."""
-    return {name: record.get(name) for name in PUBLIC_FIELDS}
+    view = {name: record.get(name, PUBLIC_DEFAULTS.get(name)) for name in PUBLIC_FIELDS}
+    view["approvals"] = list(record.get("approvals") or [])
+    return view
 
 
 class ListQuery(BaseModel):
     """Query of `GET /v1/deployments`. An empty taxonomy value (`cell=`) matches null."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     status: Optional[Status] = None
     name: OptionalShort = None
@@ -246,7 +261,7 @@ class ListQuery(BaseModel):
 class RollbackQuery(BaseModel):
     """Query of `POST /v1/deployments/rollback`: the taxonomy, "" meaning null."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     name: ShortText
     provider: Provider
@@ -268,6 +283,6 @@ class RollbackQuery(BaseModel):
 class TargetVersionQuery(BaseModel):
     """Query of `POST /v1/deployments/{id}/rollback`."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     target_version: OptionalShort = None

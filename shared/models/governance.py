@@ -1,4 +1,4 @@
-"""Governance models: environment policies and freeze windows, approvals, audit log, DORA, runbooks."""
+"""Governance models: policies and freeze windows, approvals, audit log, DORA, runbooks."""
 
 from __future__ import annotations
 
@@ -87,9 +87,9 @@ class PolicyBody(BaseModel):
     requires_approval: bool = False
     min_approvals: int = Field(default=1, ge=1, le=20)
     approver_role: str = "approver"
-    approvers: list[Annotated[str, StringConstraints(strict=True, min_length=1, max_length=256)]] = (
-        Field(default_factory=list, max_length=200)
-    )
+    approvers: list[
+        Annotated[str, StringConstraints(strict=True, min_length=1, max_length=256)]
+    ] = Field(default_factory=list, max_length=200)
     prevent_self_approval: bool = True
     freeze_windows: list[FreezeWindow] = Field(default_factory=list, max_length=100)
 

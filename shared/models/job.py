@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any, Optional
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 
 class JobType(str, Enum):
@@ -26,7 +28,7 @@ class JobStatus(str, Enum):
 S = JobStatus
 # The whole job status machine: from -> statuses it may move to.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    S.pending: frozenset({S.queued, S.cancelled, S.failed}),
+    S.pending: frozenset({S.queued, S.processing, S.cancelled, S.failed}),
     S.queued: frozenset({S.processing, S.cancelled, S.failed}),
     S.retry: frozenset({S.processing, S.cancelled, S.failed}),
     S.processing: frozenset({S.completed, S.failed, S.retry, S.cancelled, S.timeout}),
@@ -72,3 +74,11 @@ def public_job(record: dict[str, Any]) -> dict[str, Any]:
     ):
         job.pop("error")
     return job
+
+
+class TaskBody(BaseModel):
+    """What a Cloud Task delivers to the worker."""
+
+    model_config = ConfigDict(extra="ignore")
+    job_id: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+    organisation: Optional[Annotated[str, StringConstraints(strict=True, max_length=100)]] = None

@@ -26,9 +26,7 @@ Column = Annotated[
 ]
 CollectionName = Annotated[
     str,
-    StringConstraints(
-        strict=True, min_length=1, max_length=1500, pattern=r"^(?!__.*__$)[^/\x00-\x1f]+$"
-    ),
+    StringConstraints(strict=True, min_length=1, max_length=1500, pattern=r"^[^/\x00-\x1f]+$"),
 ]
 Text = Optional[Annotated[str, StringConstraints(strict=True, max_length=10_000)]]
 Tag = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
@@ -103,6 +101,9 @@ class PackageCreate(BaseModel):
             if flt.tables:
                 raise ValueError("a document package selects filter.collections, not tables")
             names = list(flt.collections)
+        reserved = [n for n in names if n.startswith("__") and n.endswith("__")]
+        if reserved:
+            raise ValueError(f"{reserved[0]} is a reserved Firestore collection id")
         if len(set(names)) != len(names):
             raise ValueError("filter names a table or collection twice")
         for option in ("where_clause", "exclude_columns"):

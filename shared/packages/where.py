@@ -110,15 +110,17 @@ def parse_string(text: str) -> list[Condition]:
         if len(conditions) >= MAX_CONDITIONS:
             raise WhereError(f"has more than {MAX_CONDITIONS} conditions")
         part = tokens[position : position + 3]
+        if part and (part[0][0] != "word" or part[0][1].upper() in _KEYWORDS):
+            raise WhereError(f"expected a field name, got {part[0][1]!r}")
+        if len(part) > 1 and part[1][0] != "op":
+            raise WhereError(
+                f"expected an operator (= != <> < <= > >=) after {part[0][1]}, got {part[1][1]!r}"
+            )
         if len(part) < 3:
             raise WhereError(
                 f"ends early: expected field op literal after {_shown(tokens, position)}"
             )
-        (kind_f, field), (kind_o, op), (kind_v, literal) = part
-        if kind_f != "word" or field.upper() in ("AND", "OR", "NOT", "TRUE", "FALSE", "NULL"):
-            raise WhereError(f"expected a field name, got {field!r}")
-        if kind_o != "op":
-            raise WhereError(f"expected an operator (= != <> < <= > >=) after {field}, got {op!r}")
+        (_, field), (_, op), (kind_v, literal) = part
         conditions.append(Condition(field, STRING_OPS[op], _literal(kind_v, literal)))
         position += 3
         if position == len(tokens):
@@ -180,6 +182,7 @@ def _shown(tokens: list[tuple[str, str]], position: int) -> str:
 # -- evaluation -------------------------------------------------------------------------
 
 _MISSING = object()
+_KEYWORDS = ("AND", "OR", "NOT", "TRUE", "FALSE", "NULL")
 
 
 def lookup(data: dict[str, Any], field: str) -> Any:

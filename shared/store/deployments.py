@@ -44,8 +44,9 @@ from shared.store.firestore import StripedLocks, run_transaction
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 IDEMPOTENCY_TTL = timedelta(hours=24)
-# Documents changed in one commit besides the main one (Firestore allows 500 writes).
-SKIP_CHUNK = 400
+# Documents changed in one commit besides the main one (Firestore allows 500 writes; each
+# change also writes its outbox event, and a rollback marks one more record).
+SKIP_CHUNK = 240
 # How far back rollback looks for an earlier deployed version.
 ROLLBACK_SCAN_LIMIT = 1000
 DESC = firestore.Query.DESCENDING
@@ -69,6 +70,9 @@ TransitionGuard = Callable[[Any, str, dict, Status, "DeploymentPatch | None", Pr
 # and after commit (publishing). Both may be None.
 ChangeWriter = Callable[[Any, str, list[Change], Principal, dict], None]
 ChangePublisher = Callable[[str, list[Change]], None]
+# Called first in a create transaction to complete the new record (approval state):
+# (transaction, org, record), may read, mutates the record.
+RecordPreparer = Callable[[Any, str, dict], None]
 
 
 def check_id(deployment_id: str) -> str:
@@ -111,8 +115,10 @@ class DeploymentStore:
         guard: TransitionGuard | None = None,
         write_changes: ChangeWriter | None = None,
         publish_changes: ChangePublisher | None = None,
+        prepare_create: RecordPreparer | None = None,
     ):
         self.db = db
+        self.prepare_create = prepare_create
         self.guard = guard
         self.write_changes = write_changes
         self.publish_changes = publish_changes
@@ -220,6 +226,8 @@ class DeploymentStore:
         changes = [Change("deployq.deployment.created", record["id"], None, record)]
 
         def body(transaction):
+            if self.prepare_create:
+                self.prepare_create(transaction, org, record)
             if key_ref is not None:
                 snapshot = key_ref.get(transaction=transaction)
                 kept = snapshot.to_dict() if snapshot.exists else None
@@ -270,6 +278,10 @@ class DeploymentStore:
         current = self.get(org, deployment_id)
         ref = self.collection(org).document(deployment_id)
         target = patch.status
+        # Found outside the transaction and re-read inside it by reference, so the commit
+        # locks those documents only, never a query range (no older record can appear:
+        # created_at is the creation time).
+        candidates: list = []
 
         def body(transaction):
             snapshot = ref.get(transaction=transaction)
@@ -284,7 +296,7 @@ class DeploymentStore:
                 if self.guard:
                     self.guard(transaction, org, before, target, patch, principal)
                 if target == Status.deployed:
-                    older = self._older_scheduled(org, before, transaction)
+                    older = self._read(candidates, transaction)
                     replaced = self._replaced_record(org, before, transaction)
             for name in ("notes", "deployment_uri"):
                 value = getattr(patch, name)
@@ -311,9 +323,10 @@ class DeploymentStore:
             return after, changes
 
         with self._locks(f"{org}/{current['taxonomy_key']}"):
+            if target == Status.deployed and current["status"] != Status.deployed.value:
+                candidates = [s.reference for s in self._older_scheduled(org, current)]
             after, changes = run_transaction(self.db, body)
-            skipped = sum(1 for c in changes if c.after.get("status") == Status.skipped.value)
-            if skipped >= SKIP_CHUNK:
+            if changes and len(candidates) >= SKIP_CHUNK:
                 changes += self._skip_remaining(org, after, principal, meta)
         self._publish(org, changes)
         return after
@@ -335,6 +348,13 @@ class DeploymentStore:
         """
         key = taxonomy_key({name: taxonomy.get(name) or None for name in TAXONOMY_FIELDS})
 
+        scheduled = (
+            self._by_taxonomy(org, key, Status.scheduled)
+            .order_by("created_at", direction=DESC)
+            .limit(SKIP_CHUNK + 1)
+        )
+        candidates: list = []
+
         def body(transaction):
             running = list(
                 self._by_taxonomy(org, key, Status.in_progress).limit(1).stream(transaction)
@@ -344,14 +364,12 @@ class DeploymentStore:
                     f"deployment {running[0].id} of this taxonomy is already in progress",
                     code="already_in_progress",
                 )
-            scheduled = (
-                self._by_taxonomy(org, key, Status.scheduled)
-                .order_by("created_at", direction=DESC)
-                .limit(SKIP_CHUNK + 1)
-            )
-            snapshots = list(scheduled.stream(transaction))
+            snapshots = self._read(candidates, transaction)
+            snapshots.sort(key=lambda s: s.get("created_at"), reverse=True)
             if not snapshots:
                 raise NotFound("no scheduled deployment of this taxonomy to claim")
+            if snapshots[0].get("status") != Status.scheduled.value:
+                raise _Stale()
             before = snapshots[0].to_dict()
             if self.guard:
                 self.guard(transaction, org, before, Status.in_progress, None, principal)
@@ -367,8 +385,14 @@ class DeploymentStore:
             return after, changes
 
         with self._locks(f"{org}/{key}"):
-            after, changes = run_transaction(self.db, body)
-            if len(changes) > SKIP_CHUNK:
+            while True:
+                candidates = [s.reference for s in scheduled.stream()]
+                try:
+                    after, changes = run_transaction(self.db, body)
+                    break
+                except _Stale:
+                    continue  # claimed or changed meanwhile: look again
+            if len(candidates) > SKIP_CHUNK:
                 changes += self._skip_remaining(org, after, principal, meta, verb="claimed")
         self._publish(org, changes)
         return after
@@ -478,14 +502,18 @@ class DeploymentStore:
 
     # -- helpers ------------------------------------------------------------------
 
-    def _older_scheduled(self, org: str, record: dict[str, Any], transaction=None) -> list:
+    def _read(self, refs: list, transaction) -> list:
+        """Documents by reference inside a transaction (locks exactly those documents)."""
+        return list(self.db.get_all(refs, transaction=transaction)) if refs else []
+
+    def _older_scheduled(self, org: str, record: dict[str, Any]) -> list:
         query = (
             self._by_taxonomy(org, record["taxonomy_key"], Status.scheduled)
             .where(filter=FieldFilter("created_at", "<", record["created_at"]))
             .order_by("created_at", direction=DESC)
             .limit(SKIP_CHUNK)
         )
-        return list(query.stream(transaction))
+        return list(query.stream())
 
     def _replaced_record(self, org: str, record: dict[str, Any], transaction):
         """The deployed record a rollback replaces (rolled_back once the rollback deploys)."""
@@ -545,22 +573,28 @@ class DeploymentStore:
         """Auto-skip past one commit's size: further chunks, each its own transaction."""
         changes: list[Change] = []
         while True:
+            refs = [s.reference for s in self._older_scheduled(org, winner)]
+            if not refs:
+                return changes
 
-            def body(transaction):
-                snapshots = self._older_scheduled(org, winner, transaction)
+            def body(transaction, refs=refs):
+                snapshots = self._read(refs, transaction)
                 chunk = self._skip(transaction, snapshots, winner, clock.now_text(), verb)
                 if chunk and self.write_changes:
                     self.write_changes(transaction, org, chunk, principal, meta or {})
                 return chunk
 
-            chunk = run_transaction(self.db, body)
-            changes += chunk
-            if len(chunk) < SKIP_CHUNK:
+            changes += run_transaction(self.db, body)
+            if len(refs) < SKIP_CHUNK:
                 return changes
 
     def _publish(self, org: str, changes: list[Change]) -> None:
         if self.publish_changes and changes:
             self.publish_changes(org, changes)
+
+
+class _Stale(Exception):
+    """What a transaction read changed since the query that found it: query again."""
 
 
 def _change_type(before: dict[str, Any], after: dict[str, Any]) -> str:

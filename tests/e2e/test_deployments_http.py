@@ -25,7 +25,7 @@ TAXONOMY = {
 def servers(base_env, log_dir):
     """Two instances of the function, as Cloud Functions scales out."""
     processes = [start_function("deployments", free_port(), base_env, log_dir) for _ in range(2)]
-    yield [f"http://127.0.0.1:{p.command[-2].split('=')[1]}" for p in processes]
+    yield [f"http://127.0.0.1:{p.port}" for p in processes]
     for process in processes:
         process.stop()
 

@@ -125,14 +125,16 @@ class Emulator:
         self.process.stop()
 
 
-def start_function(name: str, port: int, env: dict[str, str], log_dir: Path) -> Process:
+def start_function(
+    name: str, port: int, env: dict[str, str], log_dir: Path, source: str | None = None
+) -> Process:
     """A function as DESIGN.md runs it: functions-framework from the repository root."""
     root = Path(__file__).resolve().parents[2]
     command = [
         sys.executable,
         "-m",
         "functions_framework",
-        f"--source=functions/{name}/main.py",
+        f"--source={source or f'functions/{name}/main.py'}",
         f"--target={name}",
         f"--port={port}",
         "--host=127.0.0.1",
@@ -141,6 +143,7 @@ def start_function(name: str, port: int, env: dict[str, str], log_dir: Path) -> 
         command.append("--signature-type=cloudevent")
     full_env = {**os.environ, **env, "PYTHONPATH": str(root)}
     process = Process(command, env=full_env, log=log_dir / f"{name}-{port}.log", cwd=str(root))
+    process.port = port
     if name != "events":
         process.wait_http(f"http://127.0.0.1:{port}/health", timeout=60)
     return process

@@ -9,7 +9,7 @@ import pytest
 from google.cloud import monitoring_v3
 
 from tests.fakes import ApiError, Distribution, FakeMonitoring
-from tests.fakes.monitoring import parse_filter
+from tests.fakes.timeseries import parse_filter
 
 Aligner = monitoring_v3.Aggregation.Aligner
 Reducer = monitoring_v3.Aggregation.Reducer

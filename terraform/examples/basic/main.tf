@@ -15,6 +15,8 @@ module "deployq" {
   org_access            = var.org_access
   alert_emails          = var.alert_emails
 
+  # Where data packages deploy; packages and worker get access to these databases
+  # only. The databases themselves are not created by the stack.
   environments = {
     staging = { project = var.project_id, database = "staging" }
   }

@@ -1,0 +1,146 @@
+"""Deployment queue over HTTP vs a bare function doing one Firestore get, in the same run.
+
+Starts the Firestore emulator, the baseline function and the deployments
+function (auth on, GitHub OIDC tokens from a local JWKS), then measures
+create, get, list (filtered, 100 results) and patch-to-deployed with 1,000
+older scheduled deployments in the taxonomy, and the cold import of main.py.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from bench.support import Result, cold_import, load, table
+from tests.support.emulators import Emulator, free_port, start_function
+from tests.support.identity import IdentityServer
+
+CLIENTS = 4
+N = 400
+TAXONOMY = {"provider": "gcp", "cloud_account_id": "bench", "region": "eu", "type": "k8s"}
+
+
+def seed_scheduled(db, org: str, name: str, count: int) -> None:
+    """`count` scheduled deployments of one taxonomy, written straight to Firestore."""
+    from shared.auth import Principal
+    from shared.store.deployments import DeploymentStore
+
+    store = DeploymentStore(db)
+    principal = Principal("local", "bench", org, "admin")
+    batch, pending = db.batch(), 0
+    for i in range(count):
+        record = store.new_record(org, {**TAXONOMY, "name": name, "version": f"old-{i}"}, principal)
+        batch.set(store.collection(org).document(record["id"]), record)
+        pending += 1
+        if pending == 400:
+            batch.commit()
+            batch, pending = db.batch(), 0
+    if pending:
+        batch.commit()
+
+
+def main() -> None:
+    log_dir = Path(tempfile.mkdtemp(prefix="deployq-bench-"))
+    emulator = Emulator("firestore", log_dir)
+    identity = IdentityServer()
+    project = "bench-deployments"
+    env = {"FIRESTORE_EMULATOR_HOST": emulator.host, "GOOGLE_CLOUD_PROJECT": project,
+           "AUTH_ENABLED": "true", **identity.env()}
+    os.environ.update(env)
+    processes = []
+    try:
+        baseline = start_function("baseline", free_port(), env, log_dir,
+                                  source="bench/baseline/main.py")
+        service = start_function("deployments", free_port(), env, log_dir)
+        processes += [baseline, service]
+        base_url = f"http://127.0.0.1:{baseline.port}"
+        url = f"http://127.0.0.1:{service.port}"
+        headers = {"Authorization": f"Bearer {identity.github_token('bench')}"}
+
+        from google.cloud import firestore
+
+        db = firestore.Client(project=project)
+        db.collection("bench").document("baseline").set({"value": 1})
+        results: list[Result] = []
+        for _ in range(50):  # warm both processes
+            import requests
+
+            requests.get(base_url, timeout=10)
+            requests.get(f"{url}/v1/deployments?limit=1", headers=headers, timeout=10)
+
+        results.append(load("baseline: bare function, one Firestore get",
+                            lambda s, i: s.get(base_url, timeout=30),
+                            requests_total=N, clients=CLIENTS))
+        created: list[str] = []
+
+        def create(session, i):
+            response = session.post(f"{url}/v1/deployments", headers=headers, timeout=30,
+                                    json={**TAXONOMY, "name": f"svc-{i % 20}", "version": f"{i}"})
+            created.append(response.json()["id"])
+            return response
+
+        results.append(load("create", create, requests_total=N, clients=CLIENTS))
+        results.append(load("get", lambda s, i: s.get(
+            f"{url}/v1/deployments/{created[i % len(created)]}", headers=headers, timeout=30),
+            requests_total=N, clients=CLIENTS))
+        seed_scheduled(db, "bench", "listed", 300)
+        results.append(load("list (name+status filter, 100 results)", lambda s, i: s.get(
+            f"{url}/v1/deployments?name=listed&status=scheduled&limit=100", headers=headers,
+            timeout=30), requests_total=N // 2, clients=CLIENTS))
+
+        # patch-to-deployed: each client owns a taxonomy holding 1,000 older scheduled
+        # deployments; its first patch skips all 1,000, later ones find the queue clean.
+        targets: dict[int, list[str]] = {}
+        for client in range(CLIENTS):
+            seed_scheduled(db, "bench", f"patched-{client}", 1000)
+            targets[client] = []
+            for j in range(N // CLIENTS):
+                response = __import__("requests").post(
+                    f"{url}/v1/deployments", headers=headers, timeout=30,
+                    json={**TAXONOMY, "name": f"patched-{client}", "version": f"new-{j}"})
+                targets[client].append(response.json()["id"])
+        first_patch = [0.0] * CLIENTS
+
+        def patch(session, i):
+            client, j = i % CLIENTS, i // CLIENTS
+            response = session.patch(f"{url}/v1/deployments/{targets[client][j]}",
+                                     json={"status": "deployed"}, headers=headers, timeout=60)
+            if j == 0:
+                first_patch[client] = response.elapsed.total_seconds() * 1000
+            return response
+
+        results.append(load("patch to deployed (1,000 older scheduled in taxonomy)", patch,
+                            requests_total=N, clients=CLIENTS))
+        skipped = list(db.collection("organisations").document("bench")
+                       .collection("deployments").where("status", "==", "skipped")
+                       .where("name", "==", "patched-0").limit(1001).stream())
+        base = results[0]
+        rows = [["operation", "p50 ms", "p99 ms", "req/s", "errors", "p50 / baseline p50"]]
+        for result in results:
+            rows.append([result.name, f"{result.p50:.1f}", f"{result.p99:.1f}",
+                         f"{result.rps:.0f}", str(result.errors), f"{result.p50 / base.p50:.2f}x"])
+        print(f"\n== deployments ({CLIENTS} concurrent clients, Firestore emulator)")
+        print(table(rows))
+        print(f"first patch of each taxonomy (auto-skips 1,000): "
+              f"{', '.join(f'{ms:.0f} ms' for ms in first_patch)}; "
+              f"{len(skipped)} of 1,000 + {N // CLIENTS - 1} skipped in one taxonomy")
+
+        base_import = cold_import("import functions_framework, google.cloud.firestore")
+        main_import = cold_import(
+            "import importlib.util\n"
+            "spec = importlib.util.spec_from_file_location('main', 'functions/deployments/main.py')\n"
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec))"
+        )
+        print(f"cold import: functions/deployments/main.py {main_import:.0f} ms vs "
+              f"functions_framework + google.cloud.firestore {base_import:.0f} ms "
+              f"= {main_import / base_import:.2f}x")
+    finally:
+        for process in processes:
+            process.stop()
+        emulator.stop()
+        identity.close()
+
+
+if __name__ == "__main__":
+    main()

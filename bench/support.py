@@ -1,0 +1,91 @@
+"""Measuring helpers: concurrent HTTP load with latency percentiles, cold imports, tables."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Result:
+    name: str
+    latencies: list[float]
+    seconds: float
+    errors: int
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies) * 1000
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+def load(name: str, call: Callable[[requests.Session, int], requests.Response], *,
+         requests_total: int, clients: int) -> Result:
+    """Run `call(session, i)` for i in range(requests_total) from `clients` threads."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    counter = iter(range(requests_total))
+
+    def worker():
+        nonlocal errors
+        session = requests.Session()
+        while True:
+            with lock:
+                index = next(counter, None)
+            if index is None:
+                return
+            started = time.perf_counter()
+            response = call(session, index)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                if response.status_code >= 400:
+                    errors += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Result(name, latencies, time.perf_counter() - started, errors)
+
+
+def cold_import(code: str, runs: int = 7) -> float:
+    """Median wall time (ms) of `code` in fresh interpreters (import time only)."""
+    script = (
+        "import time, sys; sys.path.insert(0, '.'); t = time.perf_counter()\n"
+        f"{code}\n"
+        "print(time.perf_counter() - t)"
+    )
+    samples = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                             text=True, check=True)
+        samples.append(float(out.stdout.strip().splitlines()[-1]) * 1000)
+    return statistics.median(samples)
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+                     for row in rows)

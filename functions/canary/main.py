@@ -1,0 +1,168 @@
+"""Canary rollouts of Cloud Run revisions (`canary`): start, check, sweep, promote, abort."""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+
+from shared import logs
+from shared.canary.engine import CanaryEngine, canary_url_from_worker
+from shared.config import load_settings_or_exit
+from shared.models.canary import Canary, CanaryCreate, CheckRequest, ListQuery, public
+from shared.web import Api, Context, Route
+
+SETTINGS = load_settings_or_exit()
+logs.configure(SETTINGS.project)
+# Checks go to this function's own internal route as Cloud Tasks, at the URL derived from
+# WORKER_URL; without one, the every-minute sweep runs every check.
+CHECK_URL = canary_url_from_worker(SETTINGS.worker_url)
+PATH_PREFIX = "/canary"
+_engine: CanaryEngine | None = None
+
+
+def engine() -> CanaryEngine:
+    global _engine
+    if _engine is None:
+        from shared.google.cloud_run import CloudRun
+        from shared.google.monitoring import Monitoring
+        from shared.governance.service import governance_for
+        from shared.store.canaries import CanaryStore
+
+        governance = governance_for(SETTINGS)
+        tasks = None
+        if SETTINGS.tasks_queue and CHECK_URL:
+            from shared.tasks import TaskQueue
+
+            tasks = TaskQueue(SETTINGS)
+        _engine = CanaryEngine(
+            CanaryStore(governance.db, outbox=governance.outbox),
+            CloudRun(SETTINGS),
+            Monitoring(SETTINGS),
+            # The governed queue: approvals, freeze windows and events apply to canaries too.
+            deployments=governance.deployments,
+            tasks=tasks,
+            check_url=CHECK_URL,
+            identity_tokens=SETTINGS.cloud_run_api_endpoint is None,
+        )
+    return _engine
+
+
+def health(ctx: Context):
+    return {"status": "healthy"}
+
+
+def openapi(ctx: Context):
+    return API.openapi()
+
+
+def with_checks(record: dict) -> dict:
+    return public(record, engine().store.checks(record["organisation"], record["id"]))
+
+
+def list_canaries(ctx: Context):
+    status = ctx.query.status.value if ctx.query.status else None
+    records = engine().store.list(ctx.org, status, ctx.query.limit)
+    return [public(r, [r["last_check"]] if r.get("last_check") else []) for r in records]
+
+
+def start_canary(ctx: Context):
+    return with_checks(engine().start(ctx.org, ctx.body, ctx.principal)), 201
+
+
+def get_canary(ctx: Context, canary_id: str):
+    return with_checks(engine().store.get(ctx.org, canary_id))
+
+
+def promote_canary(ctx: Context, canary_id: str):
+    return with_checks(engine().promote(ctx.org, canary_id, ctx.principal))
+
+
+def abort_canary(ctx: Context, canary_id: str):
+    return with_checks(engine().abort(ctx.org, canary_id, ctx.principal))
+
+
+def sweep(ctx: Context):
+    return {"checked": engine().sweep()}
+
+
+def check_canary(ctx: Context, canary_id: str):
+    body: CheckRequest = ctx.body
+    record = engine().check(body.organisation.lower(), canary_id, body.check)
+    return {"checked": record is not None, "status": record["status"] if record else None}
+
+
+API = Api(
+    "deployq canary",
+    SETTINGS,
+    [
+        Route("/health", "GET", health, auth="public", summary="liveness"),
+        Route(
+            "/openapi.json", "GET", openapi, auth="public", summary="this API's OpenAPI document"
+        ),
+        Route(
+            "/v1/canaries",
+            "GET",
+            list_canaries,
+            query=ListQuery,
+            response=[Canary],
+            summary="list canaries, newest first (each with its latest check)",
+        ),
+        Route(
+            "/v1/canaries",
+            "POST",
+            start_canary,
+            role="deployer",
+            body=CanaryCreate,
+            response=Canary,
+            status=201,
+            summary="start a rollout of a Cloud Run revision",
+        ),
+        Route(
+            "/v1/canaries:sweep",
+            "POST",
+            sweep,
+            auth="internal",
+            summary="Cloud Scheduler: run every overdue check",
+        ),
+        Route(
+            "/v1/canaries/<canary_id>",
+            "GET",
+            get_canary,
+            response=Canary,
+            summary="one canary with every check",
+        ),
+        Route(
+            "/v1/canaries/<canary_id>/promote",
+            "POST",
+            promote_canary,
+            role="deployer",
+            response=Canary,
+            summary="100% to the canary revision now",
+        ),
+        Route(
+            "/v1/canaries/<canary_id>/abort",
+            "POST",
+            abort_canary,
+            role="deployer",
+            response=Canary,
+            summary="100% back to the stable revision now",
+        ),
+        Route(
+            "/v1/canaries/<canary_id>:check",
+            "POST",
+            check_canary,
+            auth="internal",
+            body=CheckRequest,
+            summary="Cloud Tasks: run check number `check` if it is due",
+        ),
+    ],
+)
+
+
+@functions_framework.http
+def canary(request: flask.Request):
+    """HTTP entry point of canary rollouts (also served under /canary/... for path-routed URLs)."""
+    if request.path.startswith(PATH_PREFIX + "/"):
+        environ = dict(request.environ, PATH_INFO=request.path[len(PATH_PREFIX) :])
+        request = flask.Request(environ)
+    return API.handle(request)

@@ -1,0 +1,58 @@
+"""The events consumer (`events`): audit log, DORA aggregates, custom metrics, notifications.
+
+Triggered by the events topic (Eventarc, or a Pub/Sub push subscription); each message is
+one deployq CloudEvent. A message it cannot use is acknowledged and logged; an event it has
+handled before changes nothing; a Firestore failure raises, so Pub/Sub redelivers.
+"""
+
+from __future__ import annotations
+
+import os
+
+import functions_framework
+
+from shared import logs
+from shared.config import load_settings_or_exit
+from shared.governance.consumer import EventConsumer, decode_message, is_deployq_event
+from shared.store import firestore as fs
+
+SETTINGS = load_settings_or_exit()
+logs.configure(SETTINGS.project)
+log = logs.get("events")
+_consumer: EventConsumer | None = None
+
+
+def consumer() -> EventConsumer:
+    global _consumer
+    if _consumer is None:
+        monitoring = None
+        # Custom metrics on Google (K_SERVICE is set on Cloud Functions) or a configured fake.
+        if SETTINGS.monitoring_api_endpoint or os.environ.get("K_SERVICE"):
+            from shared.google.monitoring import Monitoring
+
+            monitoring = Monitoring(SETTINGS)
+        db = fs.client(SETTINGS.project, SETTINGS.firestore_database)
+        _consumer = EventConsumer(db, monitoring=monitoring)
+    return _consumer
+
+
+@functions_framework.cloud_event
+def events(cloud_event):
+    """CloudEvent entry point: a Pub/Sub message carrying a deployq event (or the event itself)."""
+    attributes = cloud_event.get_attributes()
+    if str(attributes.get("type", "")).startswith("deployq."):
+        event = {**attributes, "data": cloud_event.data}
+        event = event if is_deployq_event(event) else None
+    else:
+        event = decode_message(cloud_event.data)
+    if event is None:
+        log.warning(
+            "ignoring a message that is not a deployq event",
+            extra={"fields": {"ce_id": attributes.get("id"), "ce_type": attributes.get("type")}},
+        )
+        return
+    handled = consumer().handle(event)
+    log.info(
+        "event handled" if handled else "duplicate event ignored",
+        extra={"fields": {"event_id": event["id"], "event_type": event["type"]}},
+    )

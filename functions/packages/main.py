@@ -1,0 +1,272 @@
+"""Data packages (`packages`): pack, generate, import, deploy (now or as a job), roll back."""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+
+from shared import logs
+from shared.config import load_settings_or_exit
+from shared.errors import BadRequest
+from shared.models.job import public_job
+from shared.models.package import (
+    DeploymentListQuery,
+    DeployRequest,
+    GenerateRequest,
+    ImportRequest,
+    PackageCreate,
+    PackageListQuery,
+    PackageUpdate,
+    PageQuery,
+    public_action,
+    public_deployment,
+    public_package,
+)
+from shared.packages import jobs
+from shared.packages.service import Packages
+from shared.web import Api, Context, Route
+
+SETTINGS = load_settings_or_exit()
+logs.configure(SETTINGS.project)
+MAX_IMPORT_BODY = 32 * 1024 * 1024  # Cloud Functions' request limit
+_packages: Packages | None = None
+
+
+def service() -> Packages:
+    global _packages
+    if _packages is None:
+        _packages = Packages(SETTINGS)
+    return _packages
+
+
+def actor(ctx: Context) -> str | None:
+    return ctx.principal.actor or ctx.principal.subject
+
+
+def health(ctx: Context):
+    return {"status": "healthy"}
+
+
+def openapi(ctx: Context):
+    return API.openapi()
+
+
+def list_packages(ctx: Context):
+    q: PackageListQuery = ctx.query
+    filters = q.model_dump(mode="json", include={"package_type", "environment", "status"})
+    records = service().store.list_packages(ctx.org, filters, q.limit, q.offset)
+    return {
+        "packages": [public_package(r) for r in records],
+        "count": len(records),
+        "limit": q.limit,
+        "offset": q.offset,
+    }
+
+
+def create_package(ctx: Context):
+    record = service().create(ctx.org, ctx.body, actor(ctx))
+    return {"package": public_package(record), "message": "Package created successfully"}, 201
+
+
+def get_package(ctx: Context, package_id: str):
+    package, recent = service().get(ctx.org, package_id)
+    return {
+        "package": public_package(package),
+        "recent_actions": [public_action(a) for a in recent],
+    }
+
+
+def update_package(ctx: Context, package_id: str):
+    changes = ctx.body.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise BadRequest(
+            "nothing to change: give description, status, tags or metadata", code="empty_body"
+        )
+    service().update(ctx.org, package_id, changes)
+    return {"message": "Package updated successfully", "package_id": package_id}
+
+
+def delete_package(ctx: Context, package_id: str):
+    service().delete(ctx.org, package_id)
+    return {"message": "Package deleted successfully", "package_id": package_id}
+
+
+def generate(ctx: Context, package_id: str):
+    request: GenerateRequest = ctx.body or GenerateRequest()
+    if request.run_as_background:
+        return service().generate_in_background(ctx.org, package_id, request.format, actor(ctx))
+    stream, mimetype, name = service().generate(ctx.org, package_id, request.format, actor(ctx))
+    return flask.Response(
+        flask.stream_with_context(stream),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def import_package(ctx: Context):
+    if ctx.raw is not None:
+        data, environment = service().read_upload(ctx.raw), ctx.request.args.get("environment")
+    else:
+        data, environment = ctx.body.package_data, ctx.body.environment
+    record = service().import_package(ctx.org, data, environment, actor(ctx))
+    return {"message": "Package imported successfully", "package": public_package(record)}, 201
+
+
+def deploy(ctx: Context, package_id: str):
+    key = ctx.request.headers.get("Idempotency-Key")
+    payload, status = service().deploy(ctx.org, package_id, ctx.body, actor(ctx), key)
+    if "deployment" in payload:
+        payload["deployment"] = public_deployment(payload["deployment"])
+    return payload, status
+
+
+def list_actions(ctx: Context, package_id: str):
+    q: PageQuery = ctx.query
+    records = service().actions(ctx.org, package_id, q.limit, q.offset)
+    return {"actions": [public_action(a) for a in records], "count": len(records)}
+
+
+def list_deployments(ctx: Context):
+    q: DeploymentListQuery = ctx.query
+    filters = q.model_dump(include={"environment", "is_active", "package_id"})
+    records = service().store.list_deployments(ctx.org, filters, q.limit, q.offset)
+    return {
+        "deployments": [public_deployment(r) for r in records],
+        "count": len(records),
+        "limit": q.limit,
+        "offset": q.offset,
+    }
+
+
+def get_deployment(ctx: Context, deployment_id: str):
+    return {"deployment": public_deployment(service().store.get_deployment(ctx.org, deployment_id))}
+
+
+def rollback(ctx: Context, deployment_id: str):
+    record = service().rollback(ctx.org, deployment_id, actor(ctx))
+    return {"message": "Deployment rolled back", "deployment": public_deployment(record)}
+
+
+def get_job(ctx: Context, job_id: str):
+    return public_job(service().jobs.get(ctx.org, job_id))
+
+
+def cancel_job(ctx: Context, job_id: str):
+    job = jobs.cancel_job(SETTINGS, service().jobs, ctx.org, job_id)
+    if job["status"] == "cancelled":
+        return {"message": "Job cancelled", "job_id": job_id, "status": job["status"]}
+    return {
+        "message": "Job is stopping: it undoes what it wrote at its next batch",
+        "job_id": job_id,
+        "status": job["status"],
+    }, 202
+
+
+API = Api(
+    "deployq packages",
+    SETTINGS,
+    [
+        Route("/health", "GET", health, auth="public", summary="liveness"),
+        Route("/openapi.json", "GET", openapi, auth="public", summary="OpenAPI document"),
+        Route(
+            "/v1/packages",
+            "GET",
+            list_packages,
+            query=PackageListQuery,
+            summary="list packages, newest first",
+        ),
+        Route(
+            "/v1/packages",
+            "POST",
+            create_package,
+            role="deployer",
+            body=PackageCreate,
+            status=201,
+            summary="pack tables/collections of a source environment",
+        ),
+        Route(
+            "/v1/packages/import",
+            "POST",
+            import_package,
+            role="deployer",
+            body=ImportRequest,
+            raw_body=("application/zip",),
+            max_body=MAX_IMPORT_BODY,
+            status=201,
+            summary="import a generated package (JSON body or the ZIP)",
+        ),
+        Route("/v1/packages/<package_id>", "GET", get_package, summary="one package"),
+        Route(
+            "/v1/packages/<package_id>",
+            "PUT",
+            update_package,
+            role="deployer",
+            body=PackageUpdate,
+            summary="change description, status, tags or metadata",
+        ),
+        Route(
+            "/v1/packages/<package_id>",
+            "DELETE",
+            delete_package,
+            role="deployer",
+            summary="soft-delete a package",
+        ),
+        Route(
+            "/v1/packages/<package_id>/generate",
+            "POST",
+            generate,
+            body=GenerateRequest,
+            body_optional=True,
+            summary="download the package as JSON or ZIP",
+        ),
+        Route(
+            "/v1/packages/<package_id>/deploy",
+            "POST",
+            deploy,
+            role="deployer",
+            body=DeployRequest,
+            summary="deploy now, in the background or at schedule_at",
+        ),
+        Route(
+            "/v1/packages/<package_id>/actions",
+            "GET",
+            list_actions,
+            query=PageQuery,
+            summary="the package's action history, newest first",
+        ),
+        Route(
+            "/v1/package-deployments",
+            "GET",
+            list_deployments,
+            query=DeploymentListQuery,
+            summary="list package deployments, newest first",
+        ),
+        Route(
+            "/v1/package-deployments/<deployment_id>",
+            "GET",
+            get_deployment,
+            summary="one package deployment",
+        ),
+        Route(
+            "/v1/package-deployments/<deployment_id>/rollback",
+            "POST",
+            rollback,
+            role="deployer",
+            summary="restore what a deployment changed",
+        ),
+        Route("/v1/jobs/<job_id>", "GET", get_job, summary="a background job"),
+        Route(
+            "/v1/jobs/<job_id>",
+            "DELETE",
+            cancel_job,
+            role="deployer",
+            summary="cancel a background job",
+        ),
+    ],
+)
+
+
+@functions_framework.http
+def packages(request):
+    """HTTP entry point of the packages function."""
+    return API.handle(request)

@@ -1,0 +1,49 @@
+"""Notifications of failures and rollbacks to a Slack-compatible incoming webhook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from shared import logs
+
+TIMEOUT_SECONDS = 5
+log = logs.get("notify")
+
+
+def message_for(event: dict[str, Any]) -> str | None:
+    """The text announcing an event, or None when it is not worth a notification."""
+    data = event.get("data") or {}
+    after = data.get("after") or {}
+    org = data.get("organisation") or event.get("organisation")
+    what = f"{after.get('name')} {after.get('version')}"
+    where = f" to {after['environment']}" if after.get("environment") else ""
+    actor = (data.get("principal") or {}).get("actor")
+    by = f" by {actor}" if actor else ""
+    if event.get("type") == "deployq.deployment.status_changed":
+        if after.get("status") == "failed":
+            note = f": {after['notes']}" if after.get("notes") else ""
+            return f":x: [{org}] deployment of {what}{where} failed{by}{note} ({after.get('id')})"
+        if after.get("status") == "rolled_back":
+            return f":rewind: [{org}] {what}{where} was rolled back ({after.get('id')})"
+    if event.get("type") == "deployq.deployment.created" and after.get("trigger") == "rollback":
+        place = f" in {after['environment']}" if after.get("environment") else ""
+        return (
+            f":rewind: [{org}] rollback of {after.get('name')}{place} to version "
+            f"{after.get('version')} queued{by} ({after.get('id')})"
+        )
+    return None
+
+
+def send(url: str, text: str, session: requests.Session | None = None) -> bool:
+    """POST `{"text": ...}` to the webhook; failures are logged, never raised."""
+    try:
+        response = (session or requests).post(url, json={"text": text}, timeout=TIMEOUT_SECONDS)
+    except requests.RequestException as exc:
+        log.warning("notification webhook unreachable: %s", exc)
+        return False
+    if response.status_code >= 300:
+        log.warning("notification webhook answered %s", response.status_code)
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""Route groups that functions mount beside their own routes."""

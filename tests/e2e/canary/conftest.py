@@ -1,0 +1,59 @@
+"""Fixtures of the canary end-to-end tests: the fake APIs and the function as a real process."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import AUDIENCE, INTERNAL_EMAIL
+from tests.fakes import FakeGoogleApis
+from tests.support.canary import HealthServer
+from tests.support.emulators import free_port, start_function
+
+QUEUE = "projects/deployq-test/locations/europe-west1/queues/deployq"
+
+
+@pytest.fixture(scope="session")
+def e2e_fake(identity):
+    fake = FakeGoogleApis(signer=lambda claims: identity.google_key.sign(claims))
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def e2e_health():
+    server = HealthServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake(e2e_fake, e2e_health):
+    e2e_fake.reset()
+    e2e_fake.run.tag_url_template = e2e_health.template
+    yield e2e_fake
+    e2e_fake.reset()
+
+
+@pytest.fixture
+def canary_url(base_env, fake, log_dir):
+    """The canary function on a free port; its checks come back to it as Cloud Tasks.
+
+    WORKER_URL ends in /worker, so the function derives its own URL as .../canary and
+    serves the check route under that prefix too.
+    """
+    port = free_port()
+    own = f"http://127.0.0.1:{port}/canary"
+    env = {
+        **base_env,
+        "CLOUD_RUN_API_ENDPOINT": fake.address,
+        "MONITORING_API_ENDPOINT": fake.address,
+        "TASKS_EMULATOR_HOST": fake.address,
+        "TASKS_QUEUE": QUEUE,
+        "TASKS_SERVICE_ACCOUNT": INTERNAL_EMAIL,
+        "WORKER_URL": f"http://127.0.0.1:{port}/worker",
+        "GOOGLE_ID_TOKEN_AUDIENCES": f"{AUDIENCE},{own}",
+    }
+    process = start_function("canary", port, env, log_dir)
+    yield f"http://127.0.0.1:{port}"
+    process.stop()

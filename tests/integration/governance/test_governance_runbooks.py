@@ -1,0 +1,169 @@
+"""Runbooks: CRUD, text search, and the runbooks a failed deployment points to."""
+
+from __future__ import annotations
+
+from tests.support.governance import WebhookReceiver, drain
+
+
+def add(deployments, as_, **body):
+    response = deployments.post("/v1/runbooks", json=body, headers=as_("deployer"))
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def test_crud_and_roles(deployments, as_):
+    body = {
+        "title": "Web is down",
+        "content": "# Steps\n1. Check the *load balancer*",
+        "service": "web",
+        "environment": "production",
+        "tags": ["sev1", "web"],
+    }
+    assert deployments.post("/v1/runbooks", json=body, headers=as_("viewer")).status_code == 403
+    created = add(deployments, as_, **body)
+    assert created["title"] == "Web is down" and created["tags"] == ["sev1", "web"]
+    assert created["created_at"] == created["updated_at"]
+    url = f"/v1/runbooks/{created['id']}"
+    assert deployments.get(url, headers=as_("viewer")).json == created
+
+    replaced = deployments.put(
+        url, json={"title": "Web down", "content": "call Bob"}, headers=as_("deployer")
+    )
+    assert replaced.status_code == 200
+    assert replaced.json["service"] is None and replaced.json["tags"] == []
+    assert replaced.json["created_at"] == created["created_at"]
+    assert replaced.json["updated_at"] > created["updated_at"]
+
+    assert (
+        deployments.post("/v1/runbooks", json={"title": "x"}, headers=as_("deployer")).status_code
+        == 400
+    )
+    assert deployments.delete(url, headers=as_("viewer")).status_code == 403
+    assert deployments.delete(url, headers=as_("deployer")).status_code == 204
+    assert deployments.get(url, headers=as_("viewer")).status_code == 404
+    assert deployments.delete(url, headers=as_("deployer")).status_code == 404
+    assert deployments.get("/v1/runbooks/not-an-id", headers=as_("viewer")).status_code == 404
+
+
+def test_search(deployments, as_):
+    a = add(
+        deployments,
+        as_,
+        title="Database failover",
+        content="Promote the REPLICA first.",
+        service="db",
+        tags=["sev1"],
+    )
+    b = add(
+        deployments,
+        as_,
+        title="Cache warm-up",
+        content="Run the warm-up job after deploys",
+        service="web",
+        environment="production",
+    )
+    c = add(
+        deployments,
+        as_,
+        title="Rollback a release",
+        content="Use deployq rollback",
+        environment="production",
+        tags=["sev1", "release"],
+    )
+
+    def ids(query):
+        response = deployments.get(f"/v1/runbooks{query}", headers=as_("viewer"))
+        assert response.status_code == 200
+        return {r["id"] for r in response.json}
+
+    assert ids("") == {a["id"], b["id"], c["id"]}
+    assert ids("?q=replica") == {a["id"]}
+    assert ids("?q=FAILOVER%20promote") == {a["id"]}
+    assert ids("?q=failover%20warm-up") == set()
+    assert ids("?q=deploy") == {b["id"], c["id"]}
+    assert ids("?service=web") == {b["id"]}
+    assert ids("?environment=production") == {b["id"], c["id"]}
+    assert ids("?tag=sev1") == {a["id"], c["id"]}
+    assert ids("?tag=sev1&q=rollback") == {c["id"]}
+    other = as_("admin", org="globex")
+    assert deployments.get("/v1/runbooks", headers=other).status_code == 403
+
+
+def test_failed_deployments_list_matching_runbooks(deployments, as_, create):
+    for_web = add(deployments, as_, title="web", content="x", service="web")
+    for_prod = add(deployments, as_, title="prod", content="x", environment="production")
+    both = add(
+        deployments, as_, title="web prod", content="x", service="web", environment="production"
+    )
+    add(deployments, as_, title="web staging", content="x", service="web", environment="staging")
+    add(deployments, as_, title="api", content="x", service="api")
+    add(deployments, as_, title="general", content="x")
+
+    record = create("1")
+    assert (
+        deployments.get(f"/v1/deployments/{record['id']}", headers=as_("viewer")).json["runbooks"]
+        is None
+    )
+    failed = deployments.patch(
+        f"/v1/deployments/{record['id']}", json={"status": "failed"}, headers=as_("deployer")
+    )
+    expected = {for_web["id"], for_prod["id"], both["id"]}
+    assert {r["id"] for r in failed.json["runbooks"]} == expected
+    got = deployments.get(f"/v1/deployments/{record['id']}", headers=as_("viewer")).json
+    assert {r["id"] for r in got["runbooks"]} == expected
+    assert {"id", "title", "service", "environment", "tags"} <= set(got["runbooks"][0])
+
+
+def test_failures_and_rollbacks_are_announced(deployments, db, events, as_, create):
+    receiver = WebhookReceiver()
+    try:
+        assert (
+            deployments.put(
+                "/v1/settings/notifications",
+                json={"slack_webhook_url": receiver.url},
+                headers=as_("approver"),
+            ).status_code
+            == 403
+        )
+        response = deployments.put(
+            "/v1/settings/notifications",
+            json={"slack_webhook_url": receiver.url},
+            headers=as_("admin"),
+        )
+        assert response.status_code == 200
+        assert (
+            deployments.get("/v1/settings/notifications", headers=as_("admin")).json[
+                "slack_webhook_url"
+            ]
+            == receiver.url
+        )
+        first, second = create("1"), create("2")
+        for record in (first, second):
+            deployments.patch(
+                f"/v1/deployments/{record['id']}",
+                json={"status": "deployed"},
+                headers=as_("deployer"),
+            )
+        broken = create("3")
+        deployments.patch(
+            f"/v1/deployments/{broken['id']}",
+            json={"status": "failed", "notes": "pods crash-looping"},
+            headers=as_("deployer"),
+        )
+        rollback = deployments.post(
+            f"/v1/deployments/{second['id']}/rollback", headers=as_("deployer")
+        ).json
+        deployments.patch(
+            f"/v1/deployments/{rollback['id']}",
+            json={"status": "deployed"},
+            headers=as_("deployer"),
+        )
+        drain(db, events)
+        drain(db, events)  # a redelivery announces nothing twice
+        texts = [m["text"] for m in receiver.received]
+        assert len(texts) == 3, texts
+        assert any("failed" in t and "pods crash-looping" in t and "web 3" in t for t in texts)
+        assert any("rollback of web in production to version 1" in t for t in texts)
+        assert any("rolled back" in t and second["id"] in t for t in texts)
+    finally:
+        receiver.close()
