@@ -38,19 +38,23 @@ class Result:
 
 
 def load(name: str, call: Callable[[requests.Session, int], requests.Response], *,
-         requests_total: int, clients: int) -> Result:
-    """Run `call(session, i)` for i in range(requests_total) from `clients` threads."""
+         requests_total: int, clients: int, partitioned: bool = False) -> Result:
+    """Run `call(session, i)` for i in range(requests_total) from `clients` threads.
+
+    `partitioned`: client k makes requests k, k + clients, ... in order (its own work).
+    """
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
     counter = iter(range(requests_total))
 
-    def worker():
+    def worker(k: int):
         nonlocal errors
         session = requests.Session()
+        mine = iter(range(k, requests_total, clients))
         while True:
             with lock:
-                index = next(counter, None)
+                index = next(mine if partitioned else counter, None)
             if index is None:
                 return
             started = time.perf_counter()
@@ -62,7 +66,7 @@ def load(name: str, call: Callable[[requests.Session, int], requests.Response], 
                     errors += 1
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -66,3 +66,16 @@ resource "google_firestore_index" "composite" {
     }
   }
 }
+
+# Idempotency keys are kept 24 h: Firestore deletes them after their `expire_at`.
+resource "google_firestore_field" "idempotency_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.deployq.name
+  collection = "idempotency_keys"
+  field      = "expire_at"
+
+  ttl_config {}
+
+  # The field is never queried: no single-field index either.
+  index_config {}
+}

@@ -39,7 +39,13 @@ resource "google_cloudfunctions2_function" "function" {
     ingress_settings = contains(local.api_functions, each.key) ? "ALLOW_ALL" : var.internal_ingress
 
     environment_variables = merge(local.common_environment, {
-      GOOGLE_ID_TOKEN_AUDIENCES = join(",", concat([local.function_urls[each.key]], var.extra_id_token_audiences))
+      # Its own URL first (the canary function targets its check tasks there); the worker
+      # also accepts the audience job tasks carry: the URL's origin.
+      GOOGLE_ID_TOKEN_AUDIENCES = join(",", concat(
+        [local.function_urls[each.key]],
+        each.key == "worker" ? ["https://${var.region}-${var.project_id}.cloudfunctions.net"] : [],
+        var.extra_id_token_audiences,
+      ))
     })
   }
 

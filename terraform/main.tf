@@ -41,7 +41,7 @@ locals {
     ORG_ACCESS                = jsonencode(var.org_access)
     INTERNAL_SERVICE_ACCOUNTS = join(",", local.internal_service_accounts)
     TASKS_QUEUE               = google_cloud_tasks_queue.jobs.id
-    WORKER_URL                = local.function_urls["worker"]
+    WORKER_URL                = "${local.function_urls["worker"]}/tasks/run"
     TASKS_SERVICE_ACCOUNT     = google_service_account.tasks_invoker.email
     EVENTS_TOPIC              = google_pubsub_topic.events.id
     ENVIRONMENTS              = jsonencode(var.environments)

@@ -35,6 +35,7 @@ MAX_COMMIT_WRITES = 500
 MAX_ERRORS_KEPT = 1000
 MAX_CACHE = 200_000
 COMMITS_IN_FLIGHT = 2
+JOURNAL_GROUPS = 2
 # A target collection with at most this many documents has its ids listed once (keys only),
 # so existence needs no read per record; larger ones are read per group with get_all.
 ID_LIST_LIMIT = 100_000
@@ -145,6 +146,7 @@ class PackageDeploy:
         self._pool = ThreadPoolExecutor(max_workers=READ_THREADS + COMMITS_IN_FLIGHT)
         self._in_flight: deque[Future] = deque()
         self._target_ids: dict[str, set[str] | None] = {}
+        self._pending: list[Group] = []
 
     # -- entry point ----------------------------------------------------------------
 
@@ -269,8 +271,10 @@ class PackageDeploy:
                 self.failed_keys.setdefault(table["name"], set()).add(failure["key"])
             if group.failures and not self.options["continue_on_error"]:
                 self.aborted = True
+                self._pending = []  # never journalled, never written
                 return
             self._commit(group)
+        self._flush()
 
     # -- one group ------------------------------------------------------------------
 
@@ -488,18 +492,27 @@ class PackageDeploy:
         return 0
 
     def _commit(self, group: Group) -> None:
-        if self.dry or not group.writes:
-            for write in group.writes:
-                self._remember((write.collection, write.key), True)
-            if not self.dry and self.checkpoint is not None:
-                self._progress(group, journal=False)
-            return
-        self._progress(group, journal=True)
         for write in group.writes:
             self._remember((write.collection, write.key), True)
-        while len(self._in_flight) >= COMMITS_IN_FLIGHT:
-            self._in_flight.popleft().result()
-        self._in_flight.append(self._pool.submit(self._write_target, group.writes))
+        if self.dry or not group.writes:
+            if not self.dry and self.checkpoint is not None and not self._pending:
+                self._progress([], journal=False)
+            return
+        # groups are journalled in pairs (one control-plane commit per JOURNAL_GROUPS
+        # target commits), then their target commits are queued behind each other
+        self._pending.append(group)
+        if len(self._pending) >= JOURNAL_GROUPS:
+            self._flush()
+
+    def _flush(self) -> None:
+        groups, self._pending = self._pending, []
+        if not groups:
+            return
+        self._progress([w for g in groups for w in g.writes], journal=True)
+        for group in groups:
+            while len(self._in_flight) >= COMMITS_IN_FLIGHT:
+                self._in_flight.popleft().result()
+            self._in_flight.append(self._pool.submit(self._write_target, group.writes))
 
     def _write_target(self, writes: list[Write]) -> None:
         for start in range(0, len(writes), MAX_COMMIT_WRITES):
@@ -509,13 +522,13 @@ class PackageDeploy:
                 batch.set(ref, codec.decode_value(write.data, self.target), merge=write.merge)
             batch.commit()
 
-    def _progress(self, group: Group, journal: bool) -> None:
+    def _progress(self, writes: list[Write], journal: bool) -> None:
         """Journal the before-images and record progress, in one control-plane commit."""
         batch = self.store.db.batch()
         if self.checkpoint is not None:
             self.checkpoint(batch)
         if journal:
-            entries = [[w.collection, w.key, w.before] for w in group.writes]
+            entries = [[w.collection, w.key, w.before] for w in writes]
             for ref, doc in self.store.journal_writes(
                 self.org, self.record["id"], self.seq, entries
             ):
