@@ -22,6 +22,10 @@ from shared.auth import Principal
 from shared.models.deployment import public
 
 OUTBOX = "outbox"
+# Events of one transaction share outbox documents up to this much JSON (1 MiB per document).
+MAX_GROUP_BYTES = 700_000
+# The outbox document an in-memory event was written to (never stored or published).
+DOC_KEY = "_outbox"
 PUBLISH_TIMEOUT_SECONDS = 5.0
 PUBLISHED_TTL = timedelta(days=7)
 SWEEP_PAGE = 300
@@ -119,7 +123,7 @@ class EventPublisher:
         )
         futures = []
         for event in events:
-            payload = json.dumps(event, separators=(",", ":")).encode()
+            payload = event_json(event).encode()
             try:
                 future = client.publish(
                     self.topic,
@@ -166,13 +170,22 @@ class Outbox:
     # -- in the transaction ---------------------------------------------------------
 
     def record(self, transaction, org: str, events: Iterable[dict[str, Any]]) -> None:
-        """Write events to the outbox as part of `transaction` (after its reads)."""
-        now = clock.now_text()
-        for event in events:
-            transaction.set(
-                self._ref(org, event["id"]),
-                {"event": event, "published": False, "created_at": now, "organisation": org},
-            )
+        """Write events to the outbox as part of `transaction` (after its reads).
+
+        One event is one document (`event`); the many events of one transaction (an
+        auto-skip) share documents (`events_json`), so they cost a few writes, not one each.
+        """
+        base = {"published": False, "created_at": clock.now_text(), "organisation": org}
+        for group in _groups(list(events)):
+            doc_id = group[0][0]["id"]
+            for event, _ in group:
+                event[DOC_KEY] = doc_id
+            if len(group) == 1:
+                data = {**base, "event": json.loads(group[0][1])}
+            else:
+                text = "[" + ",".join(t for _, t in group) + "]"
+                data = {**base, "events_json": text, "count": len(group)}
+            transaction.set(self._ref(org, doc_id), data)
 
     def write_changes(self, transaction, org: str, changes: list, principal, meta: dict) -> None:
         """The `DeploymentStore` hook: one event per `Change`, kept on the change for publishing."""
@@ -239,17 +252,22 @@ class Outbox:
             return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
 
     def _publish_and_mark(self, items: list[tuple[str, dict[str, Any]]]) -> int:
+        """Publish events; mark each outbox document whose events all went out."""
         assert self.publisher is not None
         published = set(self.publisher.publish([event for _, event in items]))
         if not published:
             return 0
         now = clock.utcnow()
-        marks = [(org, event["id"]) for org, event in items if event["id"] in published]
+        documents: dict[tuple[str, str], bool] = {}
+        for org, event in items:
+            key = (org, event.get(DOC_KEY) or event["id"])
+            documents[key] = documents.get(key, True) and event["id"] in published
+        marks = [key for key, done in documents.items() if done]
         for start in range(0, len(marks), 400):
             batch = self.db.batch()
-            for org, event_id in marks[start : start + 400]:
+            for org, doc_id in marks[start : start + 400]:
                 batch.update(
-                    self._ref(org, event_id),
+                    self._ref(org, doc_id),
                     {
                         "published": True,
                         "published_at": clock.to_text(now),
@@ -277,9 +295,10 @@ class Outbox:
         )
         while time.monotonic() - started < deadline_seconds:
             items = [
-                (snap.get("organisation"), snap.get("event"))
+                (doc["organisation"], {**event, DOC_KEY: snap.id})
                 for snap in query.stream()
-                if snap.reference.parent.parent is not None
+                for doc in [snap.to_dict()]
+                for event in stored_events(doc)
             ]
             if not items:
                 break
@@ -293,3 +312,31 @@ class Outbox:
 
 def public_or_none(record: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if record is None else public(record)
+
+
+def event_json(event: dict[str, Any]) -> str:
+    """The event as published: JSON without in-memory bookkeeping keys."""
+    return json.dumps(
+        {k: v for k, v in event.items() if not k.startswith("_")}, separators=(",", ":")
+    )
+
+
+def stored_events(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events an outbox document holds."""
+    if doc.get("event") is not None:
+        return [doc["event"]]
+    return json.loads(doc.get("events_json") or "[]")
+
+
+def _groups(events: list[dict[str, Any]]) -> list[list[tuple[dict[str, Any], str]]]:
+    """Events with their JSON, in groups of at most MAX_GROUP_BYTES."""
+    groups: list[list[tuple[dict[str, Any], str]]] = []
+    size = 0
+    for event in events:
+        text = event_json(event)
+        if not groups or size + len(text) > MAX_GROUP_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append((event, text))
+        size += len(text) + 1
+    return groups

@@ -75,9 +75,10 @@ class Context:
 
     @property
     def ip(self) -> str | None:
+        # Google's front end appends the address it saw; earlier entries are the client's word.
         forwarded = self.request.headers.get("X-Forwarded-For")
         if forwarded:
-            return forwarded.split(",")[0].strip()
+            return forwarded.split(",")[-1].strip()
         return self.request.remote_addr
 
     @property

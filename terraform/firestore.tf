@@ -79,3 +79,35 @@ resource "google_firestore_field" "idempotency_ttl" {
   # The field is never queried: no single-field index either.
   index_config {}
 }
+
+# Published events are kept a while for the sweep and for debugging, then expire.
+resource "google_firestore_field" "outbox_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.deployq.name
+  collection = "outbox"
+  field      = "expire_at"
+
+  ttl_config {}
+  index_config {}
+}
+
+# Fields never queried that are large or have many sub-fields: no single-field
+# indexes (they cost write latency and storage for nothing).
+locals {
+  unindexed_fields = toset([
+    "outbox/event", "outbox/events_json", "audit_logs/before", "audit_logs/after",
+    "dora_days/outcomes", "dora_days/restores", "dora_taxonomies/failures",
+    "dora_taxonomies/deploys", "runbooks/content",
+  ])
+}
+
+resource "google_firestore_field" "unindexed" {
+  for_each = local.unindexed_fields
+
+  project    = var.project_id
+  database   = google_firestore_database.deployq.name
+  collection = split("/", each.value)[0]
+  field      = split("/", each.value)[1]
+
+  index_config {}
+}

@@ -10,7 +10,6 @@ service, and the canary is held instead of clobbering that change.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import uuid
@@ -51,11 +50,11 @@ from shared.store.canaries import CanaryStore, LeaseLost, service_key
 from shared.tasks import task_id
 
 LEASE_SECONDS = 300
+LOOKBACK_SECONDS = 180
 MANUAL_WAIT_SECONDS = 20
 SWEEP_LIMIT = 500
 SWEEP_WORKERS = 8
 SWEEP_BUDGET_SECONDS = 45
-TAG = re.compile(r"^[a-z]([a-z0-9-]{0,44}[a-z0-9])?$")
 log = logs.get("canary")
 
 
@@ -125,8 +124,17 @@ def split(
     return out
 
 
-def sample_of(figures: dict[str, Any] | None) -> Sample:
-    return Sample(**(figures or {}))
+def window_start(record: dict[str, Any], now: datetime) -> datetime:
+    """Where a check's window starts: never after the previous check, never before the step.
+
+    Cloud Run's metrics can take up to three minutes to become visible, so the window
+    reaches back LOOKBACK_SECONDS (or to the end of the last window read, if earlier),
+    but not past the start of the current step, so a new step is judged on its own.
+    """
+    last = clock.parse(record.get("last_window_end") or record["created_at"])
+    start = min(last, now - timedelta(seconds=LOOKBACK_SECONDS))
+    floor = record.get("step_started_at") or record["created_at"]
+    return max(start, min(clock.parse(floor), last))
 
 
 class CanaryEngine:
@@ -234,12 +242,11 @@ class CanaryEngine:
             self.store.update(org, record["id"], {"status": "failed", "reason": reason[:500]})
             raise
         except Exception as exc:  # noqa: BLE001 - a failed start must not strand the service lock
-            from google.api_core import exceptions as gexc
-
-            reason = f"Cloud Run update failed at start: {exc}"
+            reason = f"Cloud Run update failed at start: {getattr(exc, 'message', None) or exc}"
             self.store.update(org, record["id"], {"status": "failed", "reason": reason[:500]})
-            if isinstance(exc, gexc.GoogleAPIError):
-                raise ServiceUnavailable(reason) from None
+            mapped = _cloud_run_error(exc, reason)
+            if mapped is not None:
+                raise mapped from None
             raise
 
     def _begin(self, org: str, record: dict[str, Any], state: ServiceState, principal) -> dict:
@@ -374,7 +381,7 @@ class CanaryEngine:
 
     def _check(self, org, record, token, now: datetime, metrics) -> dict[str, Any] | None:
         number = int(record.get("check_count") or 0) + 1
-        start = clock.parse(record.get("last_window_end") or record["created_at"])
+        start = window_start(record, now)
         if start >= now:
             start = now - timedelta(seconds=1)
         pending = record.get("pending_action")
@@ -411,7 +418,7 @@ class CanaryEngine:
                 query_error,
             )
             decision = plan.decide(record, now, verdict)
-        changes, decision, action = self._apply(record, decision, verdict)
+        changes, decision, action = self._apply(record, decision, verdict, now)
         canary = figures.get(record["canary_revision"], Sample())
         stable = figures.get(record["stable_revision"], Sample())
         check = {
@@ -456,7 +463,7 @@ class CanaryEngine:
         return after
 
     def _apply(
-        self, record: dict[str, Any], decision: Decision, verdict: CanaryVerdict
+        self, record: dict[str, Any], decision: Decision, verdict: CanaryVerdict, now: datetime
     ) -> tuple[dict[str, Any], Decision, str]:
         """Apply a decision to Cloud Run; returns the record changes, decision, what was done."""
         from google.api_core import exceptions as gexc
@@ -475,7 +482,7 @@ class CanaryEngine:
                     etag=state.etag,
                     traffic_percent=decision.traffic_percent,
                     step_index=decision.step_index,
-                    step_started_at=clock.to_text(self.now()),
+                    step_started_at=clock.to_text(now),
                 )
             elif action == Action.promote:
                 if int(record.get("traffic_percent") or 0) < 100:
@@ -490,6 +497,10 @@ class CanaryEngine:
             reason = _conflict_reason(str(exc))
             changes.update(status=CanaryStatus.held.value, reason=reason, pending_action=None)
             return changes, decision, "conflict"
+        except NotFoundError as exc:
+            reason = f"held: {exc} (wanted to {action.value}: {decision.reason})"
+            changes.update(status=CanaryStatus.held.value, reason=reason, pending_action=None)
+            return changes, decision, "hold"
         except gexc.GoogleAPIError as exc:
             # Retried at the next check: a rollback or promote is not re-decided, it is redone.
             failure = (
@@ -590,9 +601,13 @@ class CanaryEngine:
         if not record.get("deployment_id"):
             return
         principal = system(org)
-        notes = f"canary {record['id']} {record['status']}: {reason}"[:10_000]
+        note = f"canary {record['id']} {record['status']}: {reason}"
         try:
-            self._deployments().set_status(org, record["deployment_id"], status, principal, notes)
+            existing = self._deployments().get(org, record["deployment_id"]).get("notes")
+            notes = f"{existing}\n{note}" if existing else note  # the team's own notes stay
+            self._deployments().set_status(
+                org, record["deployment_id"], status, principal, notes[-10_000:]
+            )
         except Exception as exc:  # noqa: BLE001 - the rollout outcome stands either way
             message = getattr(exc, "message", None) or str(exc)
             log.warning(
@@ -709,13 +724,21 @@ class CanaryEngine:
                 if not _same_traffic(state.traffic, traffic):
                     state = self.run.set_traffic(state, traffic)
                 changes["etag"] = state.etag
+        except NotFoundError as exc:
+            if target == CanaryStatus.promoted:
+                self.store.release(org, canary_id, token)
+                raise Conflict(f"cannot promote: {exc}", code="service_not_found") from None
+            changes = {"traffic_percent": 0}  # nothing left to send traffic to: just end it
         except EtagConflict as exc:
             self.store.release(org, canary_id, token)
             raise Conflict(
                 f"{_conflict_reason(str(exc))}; retry", code="concurrent_update"
             ) from None
-        except BaseException:
+        except BaseException as exc:
             self.store.release(org, canary_id, token)
+            mapped = _cloud_run_error(exc, f"Cloud Run refused the {target.value} change")
+            if mapped is not None:
+                raise mapped from None
             raise
         verb = "promoted" if target == CanaryStatus.promoted else "aborted"
         changes.update(
@@ -729,6 +752,19 @@ class CanaryEngine:
         self._after(org, record, after, now, None)
         log.info("canary %s %s", canary_id, changes["reason"], extra={"fields": _ids(after)})
         return after
+
+
+def _cloud_run_error(exc: BaseException, what: str) -> ApiError | None:
+    """A Google error as the caller should see it: 503 when retrying may help, else 409."""
+    from google.api_core import exceptions as gexc
+
+    if not isinstance(exc, gexc.GoogleAPIError):
+        return None
+    detail = getattr(exc, "message", None) or str(exc)
+    retryable = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.RetryError, gexc.Aborted)
+    if isinstance(exc, retryable):
+        return ServiceUnavailable(f"{what}: {detail}; retry")
+    return Conflict(f"{what}: {detail}", code="cloud_run_error")
 
 
 def _same_traffic(current: list[TrafficEntry], wanted: list[TrafficEntry]) -> bool:

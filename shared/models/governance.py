@@ -156,6 +156,7 @@ class AuditQuery(BaseModel):
     action: OptionalName = None
     resource_type: OptionalName = None
     resource_id: OptionalName = None
+    resource: OptionalName = Field(default=None, description="same as resource_id")
     from_: Optional[str] = Field(default=None, alias="from", description="RFC 3339, inclusive")
     to: Optional[str] = Field(default=None, description="RFC 3339, exclusive")
     limit: int = Field(default=100, ge=1, le=1000)
@@ -168,7 +169,10 @@ class AuditQuery(BaseModel):
 
     def filters(self) -> dict[str, Any]:
         names = ("actor", "action", "resource_type", "resource_id")
-        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        filters = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        if self.resource is not None and self.resource_id is None:
+            filters["resource_id"] = self.resource
+        return filters
 
 
 class AuditEntry(BaseModel):

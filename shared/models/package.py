@@ -101,7 +101,7 @@ class PackageCreate(BaseModel):
             if flt.tables:
                 raise ValueError("a document package selects filter.collections, not tables")
             names = list(flt.collections)
-        reserved = [n for n in names if n.startswith("__") and n.endswith("__")]
+        reserved = [n for n in names if n in (".", "..") or n.startswith("__") and n.endswith("__")]
         if reserved:
             raise ValueError(f"{reserved[0]} is a reserved Firestore collection id")
         if len(set(names)) != len(names):

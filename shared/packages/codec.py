@@ -87,9 +87,26 @@ def canonical(value: Any) -> str:
     )
 
 
+def invalid_id(text: str) -> str | None:
+    """Why `text` cannot be a Firestore document or collection id, or None when it can."""
+    if not text:
+        return "is empty"
+    if "/" in text:
+        return "contains '/'"
+    if text in (".", "..") or (text.startswith("__") and text.endswith("__")):
+        return "is reserved by Firestore"
+    if len(text.encode()) > 1500:
+        return "is longer than 1500 bytes"
+    return None
+
+
 def key_text(value: Any) -> str:
     """The document id of a primary key value."""
-    return value if isinstance(value, str) else canonical(value)
+    if isinstance(value, str):
+        return value
+    if type(value) is int:
+        return str(value)  # what canonical() gives, without the JSON encoder
+    return canonical(value)
 
 
 # -- canonical text of a table / collection ---------------------------------------------
@@ -389,7 +406,7 @@ def validate_contents(package_type: str, contents: Any) -> list[dict[str, Any]]:
             or not table["name"]
         ):
             raise PackageFormatError(f"{at} needs a name")
-        if "/" in table["name"] or table["name"] in names:
+        if invalid_id(table["name"]) or table["name"] in names:
             raise PackageFormatError(f"{at}.name {table['name']!r} is invalid or repeated")
         names.add(table["name"])
         if package_type == DATABASE:
@@ -402,8 +419,7 @@ def validate_contents(package_type: str, contents: Any) -> list[dict[str, Any]]:
                 if (
                     not isinstance(document, dict)
                     or not isinstance(document.get("id"), str)
-                    or not document["id"]
-                    or "/" in document["id"]
+                    or invalid_id(document["id"])
                     or not isinstance(document.get("data"), dict)
                 ):
                     raise PackageFormatError(
@@ -437,7 +453,7 @@ def _validate_table(table: dict[str, Any], at: str) -> None:
         if not isinstance(row, dict) or row.get(pk) is None:
             raise PackageFormatError(f"{at}.rows[{position}] must be an object with {pk}")
         key = key_text(row[pk])
-        if not key or "/" in key or key in seen:
+        if invalid_id(key) or key in seen:
             raise PackageFormatError(f"{at}.rows[{position}].{pk} {key!r} is invalid or repeated")
         seen.add(key)
 

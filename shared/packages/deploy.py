@@ -46,6 +46,14 @@ class JobCancelled(Exception):
     """The job running this deploy was cancelled; what was written has been undone."""
 
 
+class WriteRefused(Exception):
+    """The target database refused a commit (an invalid document); the deploy fails."""
+
+    def __init__(self, table: str, message: str):
+        super().__init__(message)
+        self.table = table
+
+
 class Superseded(Exception):
     """Another attempt (or the sweep) owns this job now; stop without touching anything."""
 
@@ -147,6 +155,8 @@ class PackageDeploy:
         self._in_flight: deque[Future] = deque()
         self._target_ids: dict[str, set[str] | None] = {}
         self._pending: list[Group] = []
+        self._order: list[dict[str, Any]] = []
+        self._scanned = False
 
     # -- entry point ----------------------------------------------------------------
 
@@ -164,6 +174,10 @@ class PackageDeploy:
                 self._drain()
         except Superseded:
             raise
+        except WriteRefused as exc:
+            self.aborted = True
+            if len(self.errors) < MAX_ERRORS_KEPT:
+                self.errors.append(self._failure(exc.table, None, f"the target refused: {exc}"))
         except JobCancelled:
             self._undo_and_fail("the job was cancelled; what it wrote was undone", started)
             raise
@@ -196,8 +210,11 @@ class PackageDeploy:
     def _deploy(self) -> None:
         tables = self.package.get("tables", [])
         order = fk_order(tables) if self.is_db else list(tables)
+        self._order = order
+        for table in order:
+            self.mapping.setdefault(table["name"], {})
+            self.failed_keys.setdefault(table["name"], set())
         if self.is_db:
-            self._scan(order)
             position = {t["name"]: i for i, t in enumerate(order)}
             for index, table in enumerate(order):
                 for fk in table.get("foreign_keys", []):
@@ -215,6 +232,12 @@ class PackageDeploy:
 
     def _rows(self, table: dict[str, Any]):
         return codec.iter_records(table, self.fetch)
+
+    def _ensure_scanned(self) -> None:
+        """Read the package once for its keys, when a remap or a reference check needs them."""
+        if not self._scanned:
+            self._scanned = True
+            self._scan(self._order)
 
     def _scan(self, order: list[dict[str, Any]]) -> None:
         """Package keys of every table, integer key maxima and referenced column values."""
@@ -375,6 +398,7 @@ class PackageDeploy:
         return None
 
     def _in_package(self, table: str, column: str, is_pk: bool, text: str, value: Any) -> bool:
+        self._ensure_scanned()
         if is_pk:
             return text in self.keys.get(table, set()) and text not in self.failed_keys.get(
                 table, set()
@@ -453,6 +477,7 @@ class PackageDeploy:
 
     def _new_keys(self, table: dict[str, Any], originals: list[str]) -> list[Any]:
         """Keys unused in the target and in the package, one per original key."""
+        self._ensure_scanned()
         name, pk = table["name"], table["primary_key"]
         result: list[Any] = []
         queue = deque(originals)
@@ -515,12 +540,18 @@ class PackageDeploy:
             self._in_flight.append(self._pool.submit(self._write_target, group.writes))
 
     def _write_target(self, writes: list[Write]) -> None:
+        from google.api_core import exceptions as gexc
+
         for start in range(0, len(writes), MAX_COMMIT_WRITES):
             batch = self.target.batch()
-            for write in writes[start : start + MAX_COMMIT_WRITES]:
-                ref = self.target.collection(write.collection).document(write.key)
-                batch.set(ref, codec.decode_value(write.data, self.target), merge=write.merge)
-            batch.commit()
+            part = writes[start : start + MAX_COMMIT_WRITES]
+            try:
+                for write in part:
+                    ref = self.target.collection(write.collection).document(write.key)
+                    batch.set(ref, codec.decode_value(write.data, self.target), merge=write.merge)
+                batch.commit()
+            except (gexc.InvalidArgument, ValueError, TypeError) as exc:
+                raise WriteRefused(part[0].collection, str(exc)) from None
 
     def _progress(self, writes: list[Write], journal: bool) -> None:
         """Journal the before-images and record progress, in one control-plane commit."""

@@ -160,6 +160,13 @@ def _pack_table(writer, source, spec, package_type, conditions, excluded) -> Non
         if encoded.get(pk) is None:
             encoded[pk] = snap.id
         key = codec.key_text(encoded[pk])
+        problem = codec.invalid_id(key)
+        if problem:
+            raise BadRequest(
+                f"table {spec['name']}: primary key {pk} of document {snap.id} is {key!r}, which "
+                f"{problem} and cannot be a document id; choose another primary_key",
+                code="invalid_primary_key",
+            )
         if key in seen:
             raise BadRequest(
                 f"table {spec['name']} has two rows with primary key {key!r}; "

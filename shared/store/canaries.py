@@ -228,7 +228,7 @@ class CanaryStore:
         *,
         accept: Callable[[dict[str, Any]], bool],
     ) -> tuple[dict[str, Any], str] | None:
-        """Take the canary's lease if no one holds it and `accept(record)`; else None."""
+        """Take the canary's lease in a transaction if no one holds it and `accept(record)`."""
         ref = self._ref(org, canary_id)
         token = secrets.token_hex(8)
 

@@ -44,9 +44,8 @@ from shared.store.firestore import StripedLocks, run_transaction
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 IDEMPOTENCY_TTL = timedelta(hours=24)
-# Documents changed in one commit besides the main one (Firestore allows 500 writes; each
-# change also writes its outbox event, and a rollback marks one more record).
-SKIP_CHUNK = 240
+# Documents changed in one commit besides the main one (Firestore allows 500 writes).
+SKIP_CHUNK = 400
 # How far back rollback looks for an earlier deployed version.
 ROLLBACK_SCAN_LIMIT = 1000
 DESC = firestore.Query.DESCENDING
@@ -224,6 +223,17 @@ class DeploymentStore:
             digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
             key_ref = self._org(org).collection("idempotency_keys").document(digest)
         changes = [Change("deployq.deployment.created", record["id"], None, record)]
+        if key_ref is None:
+            # Nothing to read transactionally: one atomic batch (record + its events).
+            if self.prepare_create:
+                self.prepare_create(None, org, record)
+            batch = self.db.batch()
+            batch.create(ref, record)
+            if self.write_changes:
+                self.write_changes(batch, org, changes, principal, meta or {})
+            batch.commit()
+            self._publish(org, changes)
+            return record, False
 
         def body(transaction):
             if self.prepare_create:
@@ -253,8 +263,7 @@ class DeploymentStore:
                 self.write_changes(transaction, org, changes, principal, meta or {})
             return record, False
 
-        lock_key = f"{org}/idem/{key_ref.id}" if key_ref is not None else f"{org}/{record['id']}"
-        with self._locks(lock_key):
+        with self._locks(f"{org}/idem/{key_ref.id}"):
             result, replayed = run_transaction(self.db, body)
         if not replayed:
             self._publish(org, changes)

@@ -48,12 +48,22 @@ def deliver(client, event: dict[str, Any]):
 
 
 def outbox(db, org: str = "acme", published: bool | None = None) -> list[dict[str, Any]]:
-    """The outbox documents of an organisation, oldest first."""
+    """The events in an organisation's outbox, oldest first: {event, published, created_at}."""
+    from shared.events import stored_events
+
     ref = db.collection("organisations").document(org).collection("outbox")
-    docs = [s.to_dict() for s in ref.stream()]
+    items = [
+        {"event": event, "published": doc["published"], "created_at": doc["created_at"]}
+        for doc in (s.to_dict() for s in ref.stream())
+        for event in stored_events(doc)
+    ]
     if published is not None:
-        docs = [d for d in docs if d["published"] is published]
-    return sorted(docs, key=lambda d: (d["created_at"], d["event"]["time"]))
+        items = [i for i in items if i["published"] is published]
+    return sorted(items, key=lambda i: (i["created_at"], i["event"]["time"]))
+
+
+def outbox_documents(db, org: str = "acme") -> int:
+    return len(list(db.collection("organisations").document(org).collection("outbox").stream()))
 
 
 def drain(db, client, org: str = "acme") -> list[dict[str, Any]]:

@@ -87,6 +87,7 @@ def create_deployment(deployments, headers, version="2.0.0", environment="produc
         "cloud_account_id": PROJECT,
         "region": REGION,
         "environment": environment,
+        "notes": "built by the release pipeline",
     }
     response = deployments.post("/v1/deployments", json=body, headers=headers)
     assert response.status_code == 201, response.get_json()
@@ -114,6 +115,7 @@ def test_error_spike_at_step_two_rolls_back_within_one_check(
     assert "error rate 20% > 1%" in record["reason"] and "rolled back" in record["reason"]
     linked = deployments.get(f"/v1/deployments/{deployment['id']}", headers=gh).get_json()
     assert linked["status"] == "failed" and "error rate 20% > 1%" in linked["notes"]
+    assert "built by the release pipeline" in linked["notes"]
     # A later sweep never re-rolls it out, and the same revision cannot start again.
     before = len(fake.run.updates)
     canaries.post("/v1/canaries:sweep", headers=internal_headers)
@@ -447,8 +449,9 @@ def test_an_unapproved_deployment_cannot_start_a_rollout(
     canaries, deployments, fake, service, gh, google_headers
 ):
     admin = google_headers("admin@example.com")
-    policy = deployments.put("/v1/policies/production", json={"requires_approval": True},
-                             headers=admin)
+    policy = deployments.put(
+        "/v1/policies/production", json={"requires_approval": True}, headers=admin
+    )
     assert policy.status_code == 200, policy.get_json()
     deployment = create_deployment(deployments, gh)
     response = start(canaries, gh, deployment_id=deployment["id"])
@@ -457,8 +460,10 @@ def test_an_unapproved_deployment_cannot_start_a_rollout(
     linked = deployments.get(f"/v1/deployments/{deployment['id']}", headers=gh).get_json()
     assert linked["status"] == "scheduled"
     # Once approved, the same revision may start (a refused start is not a rollback).
-    approved = deployments.post(f"/v1/deployments/{deployment['id']}/approve",
-                                headers=google_headers("approver@example.com"))
+    approved = deployments.post(
+        f"/v1/deployments/{deployment['id']}/approve",
+        headers=google_headers("approver@example.com"),
+    )
     assert approved.status_code == 200, approved.get_json()
     started = start(canaries, gh, deployment_id=deployment["id"])
     assert started.status_code == 201, started.get_json()
@@ -468,8 +473,32 @@ def test_an_unapproved_deployment_cannot_start_a_rollout(
 
 def test_a_finished_deployment_cannot_be_linked(canaries, deployments, fake, service, gh):
     deployment = create_deployment(deployments, gh)
-    done = deployments.patch(f"/v1/deployments/{deployment['id']}", json={"status": "deployed"},
-                             headers=gh)
+    done = deployments.patch(
+        f"/v1/deployments/{deployment['id']}", json={"status": "deployed"}, headers=gh
+    )
     assert done.status_code == 200
     response = start(canaries, gh, deployment_id=deployment["id"])
     assert response.status_code == 409 and fake.run.updates == []
+
+
+def test_cloud_run_down_at_start_answers_503_and_frees_the_service(canaries, fake, service, gh):
+    fake.run.fail_next("UpdateService", "UNAVAILABLE")
+    response = start(canaries, gh)
+    assert response.status_code == 503 and "retry" in response.get_json()["error"]
+    listed = canaries.get("/v1/canaries", headers=gh).get_json()
+    assert listed[0]["status"] == "failed" and "Cloud Run update failed" in listed[0]["reason"]
+    assert traffic(fake) == {"web-1": 100}
+    assert start(canaries, gh).status_code == 201
+
+
+def test_a_vanished_service_holds_the_canary_and_abort_still_ends_it(
+    canaries, fake, service, gh, internal_headers
+):
+    install(fake, Traffic(fake, "web", "web-2", "web-1"))
+    canary = start(canaries, gh).get_json()
+    fake.run.fail_next("GetService", "NOT_FOUND", n=2)
+    record = sweep_until(canaries, internal_headers, canary["id"], gh, {"held"})
+    assert "not found" in record["reason"]
+    fake.run.fail_next("GetService", "NOT_FOUND")
+    aborted = canaries.post(f"/v1/canaries/{canary['id']}/abort", headers=gh)
+    assert aborted.status_code == 200 and aborted.get_json()["status"] == "aborted"

@@ -71,7 +71,15 @@ def test_missing_topic_then_sweep(pubsub_emulator, project, topic, db, as_, inte
     created = client.post("/v1/deployments", json={**WEB, "version": "1"}, headers=as_("deployer"))
     assert created.status_code == 201
     assert time.monotonic() - started < 2.0
-    assert len(outbox(db, published=False)) == 1
+    # Two more and a deploy that auto-skips: its three events share one outbox document.
+    for version in ("2", "3"):
+        newest = client.post(
+            "/v1/deployments", json={**WEB, "version": version}, headers=as_("deployer")
+        ).json
+    client.patch(
+        f"/v1/deployments/{newest['id']}", json={"status": "deployed"}, headers=as_("deployer")
+    )
+    assert len(outbox(db, published=False)) == 6
 
     assert client.post("/v1/events:sweep", headers=as_("admin")).status_code in (401, 403)
     failing = client.post("/v1/events:sweep", headers=internal_headers)
@@ -80,9 +88,11 @@ def test_missing_topic_then_sweep(pubsub_emulator, project, topic, db, as_, inte
     create_topic(pubsub_emulator.host, project, name)
     create_subscription(pubsub_emulator.host, project, name, subscription)
     swept = client.post("/v1/events:sweep", headers=internal_headers)
-    assert swept.status_code == 200 and swept.json == {"published": 1, "failed": 0}
-    [event] = pull_until(pubsub_emulator.host, project, subscription, 1)
-    assert event["data"]["after"]["id"] == created.json["id"]
+    assert swept.status_code == 200 and swept.json == {"published": 6, "failed": 0}
+    received = pull_until(pubsub_emulator.host, project, subscription, 6)
+    assert created.json["id"] in {e["data"]["after"]["id"] for e in received}
+    assert all("_outbox" not in e for e in received)
+    assert outbox(db, published=False) == []
     again = client.post("/v1/events:sweep", headers=internal_headers)
     assert again.json == {"published": 0, "failed": 0}
 
@@ -142,3 +152,22 @@ def test_pubsub_outage_loses_and_doubles_nothing(
         assert {e["resource_id"] for e in entries} == {first.json["id"], *ids}
     finally:
         proxy.close()
+
+
+def test_an_auto_skip_costs_few_outbox_writes(deployments, db, as_, create, events):
+    from tests.support.governance import drain, outbox_documents
+
+    older = [create(str(i))["id"] for i in range(30)]
+    newest = create("new")
+    before = outbox_documents(db)
+    response = deployments.patch(
+        f"/v1/deployments/{newest['id']}", json={"status": "deployed"}, headers=as_("deployer")
+    )
+    assert response.status_code == 200
+    assert outbox_documents(db) - before == 1  # 31 events in one document
+    assert len(outbox(db)) == 31 + 31
+    drain(db, events)
+    skipped = deployments.get(
+        "/v1/audit-logs?action=deployq.deployment.status_changed&limit=100", headers=as_("viewer")
+    ).json
+    assert {e["resource_id"] for e in skipped} == {*older, newest["id"]}

@@ -109,3 +109,52 @@ def test_admin_override_is_recorded_in_the_audit_log(
     assert entry["override_reason"] == "hotfix for incident 42"
     assert entry["actor"] == "admin@example.com"
     assert entry["before"]["status"] == "scheduled" and entry["after"]["status"] == "deployed"
+
+
+def test_weekly_window_across_the_dst_change_through_the_store(db, base_env):
+    """The guard on a real queue, its clock set around the 2026 spring-forward in Paris."""
+    from shared.auth import Principal
+    from shared.errors import Conflict
+    from shared.events import Outbox
+    from shared.governance.approvals import ApprovalGuard
+    from shared.models.deployment import DeploymentCreate, DeploymentPatch, Status
+    from shared.models.governance import PolicyBody
+    from shared.store.deployments import DeploymentStore
+    from shared.store.policies import PolicyStore
+
+    moment = {"now": clock.parse("2026-03-29T21:59:59Z")}  # Sunday 23:59:59 CEST
+    policies = PolicyStore(db, Outbox(db, None))
+    guard = ApprovalGuard(policies, now=lambda: moment["now"])
+    store = DeploymentStore(db, guard=guard, prepare_create=guard.prepare_create)
+    admin = Principal("google", "admin", "acme", "admin", actor="admin@example.com")
+    policy = PolicyBody(
+        freeze_windows=[
+            {
+                "name": "weekends",
+                "days": ["sat", "sun"],
+                "start_time": "00:00",
+                "end_time": "24:00",
+                "time_zone": "Europe/Paris",
+            }
+        ]
+    )
+    policies.put("acme", "production", policy, admin, {})
+
+    def ship(version: str) -> str:
+        record, _ = store.create(
+            "acme", DeploymentCreate(**WEB, version=version, environment="production"), admin
+        )
+        try:
+            store.update("acme", record["id"], DeploymentPatch(status=Status.deployed), admin)
+            return "deployed"
+        except Conflict as exc:
+            assert exc.code == "freeze_window" and "2026-03-29T22:00:00" in exc.message
+            return "frozen"
+
+    assert ship("1") == "frozen"
+    moment["now"] = clock.parse("2026-03-29T22:00:00Z")  # Monday 00:00 CEST (UTC+2)
+    assert ship("2") == "deployed"
+    moment["now"] = clock.parse("2026-03-27T22:30:00Z")  # Friday 23:30 CET (UTC+1)
+    assert ship("3") == "deployed"
+    moment["now"] = clock.parse("2026-03-27T23:00:00Z")  # Saturday 00:00 CET
+    assert ship("4") == "frozen"

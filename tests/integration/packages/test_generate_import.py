@@ -221,3 +221,31 @@ def test_a_50000_record_package_packs_in_chunks_and_generates(api, headers, dev,
     data = generate(api, headers, package["id"]).json
     assert len(data["database_data"]["tables"][0]["rows"]) == 50_000
     assert contents_checksum(data) == package["checksum"]
+
+
+def test_a_document_the_target_refuses_fails_the_deploy_cleanly(api, headers, staging):
+    documents = [{"id": f"d{n:03d}", "data": {"n": n}} for n in range(30)]
+    documents[25]["data"] = {"": "a field without a name"}
+    contents = {"collections": [{"name": "flags", "documents": documents}]}
+    response = api.post(
+        "/v1/packages/import",
+        headers=headers,
+        json={
+            "package_data": {
+                "name": "odd",
+                "version": "1",
+                "package_type": "document",
+                "document_data": contents,
+            }
+        },
+    )
+    assert response.status_code == 201, response.json
+    package_id = response.json["package"]["id"]
+    deployed = api.post(
+        f"/v1/packages/{package_id}/deploy",
+        headers=headers,
+        json={"environment": "staging", "options": {"transaction_size": 10}},
+    )
+    assert deployed.status_code == 409, deployed.json
+    assert "refused" in str(deployed.json["details"])
+    assert snapshot(staging, "flags") == {"flags": {}}

@@ -197,3 +197,42 @@ def test_background_generation(api, headers, dev, fmt):
     assert done["status"] == "completed" and done["job_type"] == "package_generation"
     assert done["result"]["checksum"] == package["checksum"]
     assert done["result"]["size_bytes"] > 0
+
+
+def test_failures_retry_with_attempts_then_fail_after_the_last(stack, headers, project, fake_apis):
+    from shared import worker as registry
+    from shared.config import Settings
+    from shared.packages import jobs
+    from shared.store import firestore as fs
+    from shared.store.jobs import JobStore
+
+    api = stack[0]
+    calls = {"flaky": 0, "broken": 0}
+
+    def flaky(run):
+        calls["flaky"] += 1
+        if calls["flaky"] == 1:
+            raise RuntimeError("transient")
+        return {"ok": True, "attempt": run.attempt}
+
+    def broken(run):
+        calls["broken"] += 1
+        raise RuntimeError("always")
+
+    registry.register("TEST_FLAKY", flaky)
+    registry.register("TEST_BROKEN", broken)
+    try:
+        settings = Settings.from_env()
+        store = JobStore(fs.client(project))
+        flaky_job, _ = jobs.create_job(settings, store, "acme", "test_flaky", {}, None)
+        broken_job, _ = jobs.create_job(settings, store, "acme", "test_broken", {}, None)
+        done = finished(api, headers, flaky_job["job_id"])
+        assert done["status"] == "completed" and done["attempts"] == 2
+        assert done["result"] == {"ok": True, "attempt": 2}
+        failed = finished(api, headers, broken_job["job_id"])
+        assert failed["status"] == "failed" and failed["attempts"] == fake_apis.tasks.max_attempts
+        assert "always" in failed["error"]
+        assert calls["broken"] == fake_apis.tasks.max_attempts
+    finally:
+        registry.HANDLERS.pop("TEST_FLAKY", None)
+        registry.HANDLERS.pop("TEST_BROKEN", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC
 
 import pytest
 from google.api import distribution_pb2
@@ -156,3 +157,24 @@ def test_final_statuses_move_nowhere():
     assert transition_error(CanaryStatus.held, CanaryStatus.rolled_back) is not None
     for final in ("promoted", "rolled_back", "aborted", "failed"):
         assert transition_error(CanaryStatus(final), CanaryStatus.promoted) is not None
+
+
+def test_window_start_reaches_back_for_late_metrics_but_not_past_the_step():
+    from datetime import datetime, timedelta
+
+    from shared import clock
+    from shared.canary.engine import window_start
+
+    t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def text(seconds):
+        return clock.to_text(t0 + timedelta(seconds=seconds))
+
+    first = {"created_at": text(0), "step_started_at": text(1), "last_window_end": None}
+    assert window_start(first, t0 + timedelta(seconds=60)) == t0  # the first: from the start
+    steady = {"created_at": text(0), "step_started_at": text(1), "last_window_end": text(540)}
+    assert window_start(steady, t0 + timedelta(seconds=600)) == t0 + timedelta(seconds=420)
+    new_step = {"created_at": text(0), "step_started_at": text(540), "last_window_end": text(540)}
+    assert window_start(new_step, t0 + timedelta(seconds=600)) == t0 + timedelta(seconds=540)
+    outage = {"created_at": text(0), "step_started_at": text(1), "last_window_end": text(60)}
+    assert window_start(outage, t0 + timedelta(seconds=900)) == t0 + timedelta(seconds=60)
