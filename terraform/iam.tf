@@ -171,12 +171,13 @@ resource "google_cloud_run_v2_service_iam_member" "api_invokers" {
 }
 
 locals {
-  # Cloud Run invokers of the internal callers: tasks -> worker only; the scheduler ->
+  # Cloud Run invokers of the internal callers: tasks -> worker and canary checks; the scheduler ->
   # the three sweep targets (needed when public_api is false); Eventarc -> events.
   internal_invokers = {
     "worker/tasks"          = { function = "worker", member = "serviceAccount:${google_service_account.tasks_invoker.email}" }
     "worker/scheduler"      = { function = "worker", member = "serviceAccount:${google_service_account.scheduler.email}" }
     "canary/scheduler"      = { function = "canary", member = "serviceAccount:${google_service_account.scheduler.email}" }
+    "canary/tasks"          = { function = "canary", member = "serviceAccount:${google_service_account.tasks_invoker.email}" }
     "deployments/scheduler" = { function = "deployments", member = "serviceAccount:${google_service_account.scheduler.email}" }
     "events/trigger"        = { function = "events", member = "serviceAccount:${google_service_account.events_trigger.email}" }
   }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import flask
 import functions_framework
 
@@ -16,7 +18,8 @@ logs.configure(SETTINGS.project)
 # Checks go to this function's own internal route as Cloud Tasks, at the URL derived from
 # WORKER_URL; without one, the every-minute sweep runs every check.
 CHECK_URL = canary_url_from_worker(SETTINGS.worker_url)
-PATH_PREFIX = "/canary"
+# Path-routed URLs (`.../[prefix]canary/v1/...`) reach the routes without that segment.
+PATH_PREFIX = re.compile(r"^/[A-Za-z0-9_-]*canary(/.+)$")
 _engine: CanaryEngine | None = None
 
 
@@ -161,8 +164,8 @@ API = Api(
 
 @functions_framework.http
 def canary(request: flask.Request):
-    """HTTP entry point of canary rollouts (also served under /canary/... for path-routed URLs)."""
-    if request.path.startswith(PATH_PREFIX + "/"):
-        environ = dict(request.environ, PATH_INFO=request.path[len(PATH_PREFIX) :])
-        request = flask.Request(environ)
+    """HTTP entry point of canary rollouts (also served under /[prefix]canary/...)."""
+    prefixed = PATH_PREFIX.match(request.path)
+    if prefixed:
+        request = flask.Request(dict(request.environ, PATH_INFO=prefixed.group(1)))
     return API.handle(request)

@@ -10,6 +10,7 @@ service, and the canary is held instead of clobbering that change.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -66,22 +67,27 @@ def system(org: str) -> Principal:
 def canary_url_from_worker(worker_url: str | None) -> str | None:
     """The canary function's URL, derived from WORKER_URL by naming `canary` instead of `worker`.
 
-    `https://REGION-PROJECT.cloudfunctions.net/worker` -> `.../canary`;
-    `https://worker-HASH-uc.a.run.app` -> `https://canary-HASH-uc.a.run.app`. None when
-    the URL names no `worker` (then checks run from the every-minute sweep alone).
+    `https://REGION-PROJECT.cloudfunctions.net/[prefix]worker[/tasks/run]` ->
+    `https://REGION-PROJECT.cloudfunctions.net/[prefix]canary`;
+    `https://[prefix]worker-HASH-uc.a.run.app[/tasks/run]` ->
+    `https://[prefix]canary-HASH-uc.a.run.app`. None when the URL names no `worker`
+    (then checks run from the every-minute sweep alone).
     """
     if not worker_url:
         return None
     parts = urlsplit(worker_url.rstrip("/"))
     segments = parts.path.split("/")
-    if segments and segments[-1] == "worker":
-        segments[-1] = "canary"
-        return urlunsplit(parts._replace(path="/".join(segments)))
-    host, _, port = parts.netloc.partition(":")
+    for index in range(len(segments) - 1, 0, -1):
+        if segments[index].endswith("worker"):
+            name = segments[index][: -len("worker")] + "canary"
+            path = "/".join([*segments[:index], name])
+            return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    host, colon, port = parts.netloc.partition(":")
     first, dot, rest = host.partition(".")
-    if first == "worker" or first.startswith("worker-"):
-        netloc = "canary" + first[len("worker") :] + dot + rest + (f":{port}" if port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
+    match = re.match(r"^(.*?)worker(-.*)?$", first)
+    if match:
+        netloc = f"{match.group(1)}canary{match.group(2) or ''}{dot}{rest}{colon}{port}"
+        return urlunsplit((parts.scheme, netloc, "", "", ""))
     return None
 
 
@@ -296,8 +302,8 @@ class CanaryEngine:
         )
         self.monitoring.write(
             [
-                self._point("canary/rollouts_started", 1, record, now),
-                self._point("canary/traffic_percent", decision.traffic_percent, record, now),
+                self._point("canary_rollouts_started", 1, record, now),
+                self._point("canary_traffic_percent", decision.traffic_percent, record, now),
             ]
         )
         self._schedule(org, record)
@@ -554,7 +560,7 @@ class CanaryEngine:
         points = []
         if after["traffic_percent"] != before["traffic_percent"]:
             points.append(
-                self._point("canary/traffic_percent", after["traffic_percent"], after, now)
+                self._point("canary_traffic_percent", after["traffic_percent"], after, now)
             )
         status = CanaryStatus(after["status"])
         if status != CanaryStatus(before["status"]):
@@ -574,24 +580,25 @@ class CanaryEngine:
         status = CanaryStatus(record["status"])
         points = []
         name = {
-            CanaryStatus.promoted: "canary/rollouts_succeeded",
-            CanaryStatus.rolled_back: "canary/rollouts_rolled_back",
-            CanaryStatus.aborted: "canary/rollouts_rolled_back",
+            CanaryStatus.promoted: "canary_rollouts_succeeded",
+            CanaryStatus.rolled_back: "canary_rollouts_rolled_back",
+            CanaryStatus.aborted: "canary_rollouts_rolled_back",
         }.get(status)
         if name:
             points.append(self._point(name, 1, record, now))
         if status in (CanaryStatus.promoted, CanaryStatus.rolled_back, CanaryStatus.aborted):
             started = clock.parse(record.get("started_at") or record["created_at"])
             duration = max((now - started).total_seconds(), 0.0)
-            points.append(
-                self._point("canary/duration_seconds", float(duration), record, now, status.value)
-            )
+            points.append(self._point("canary_duration", float(duration), record, now))
         return points
 
-    def _point(self, name, value, record, now: datetime, outcome: str | None = None) -> MetricPoint:
-        labels = {"service": record["service"], "environment": record.get("environment") or "none"}
-        if outcome:
-            labels["outcome"] = outcome
+    def _point(self, name, value, record, now: datetime) -> MetricPoint:
+        """A point labelled as Terraform declares the deployq metrics (monitoring.tf)."""
+        labels = {
+            "organisation": record.get("organisation") or "",
+            "service": record["service"],
+            "environment": record.get("environment") or "",
+        }
         return MetricPoint(name, value, labels, now)
 
     def _sync_deployment(

@@ -39,8 +39,8 @@ def fake(e2e_fake, e2e_health):
 def canary_url(base_env, fake, log_dir):
     """The canary function on a free port; its checks come back to it as Cloud Tasks.
 
-    WORKER_URL ends in /worker, so the function derives its own URL as .../canary and
-    serves the check route under that prefix too.
+    WORKER_URL is .../worker/tasks/run (as Terraform sets it), so the function derives
+    its own URL as .../canary and serves the check route under that prefix too.
     """
     port = free_port()
     own = f"http://127.0.0.1:{port}/canary"
@@ -51,7 +51,7 @@ def canary_url(base_env, fake, log_dir):
         "TASKS_EMULATOR_HOST": fake.address,
         "TASKS_QUEUE": QUEUE,
         "TASKS_SERVICE_ACCOUNT": INTERNAL_EMAIL,
-        "WORKER_URL": f"http://127.0.0.1:{port}/worker",
+        "WORKER_URL": f"http://127.0.0.1:{port}/worker/tasks/run",
         "GOOGLE_ID_TOKEN_AUDIENCES": f"{AUDIENCE},{own}",
     }
     process = start_function("canary", port, env, log_dir)

@@ -79,3 +79,23 @@ def test_a_lost_task_is_caught_up_by_the_sweep(canary_url, fake, gh, internal_he
     assert "error rate 10% > 1%" in record["reason"]
     advanced = next(c for c in record["checks"] if c["action"] == "advance")
     assert record["checks"][-1]["number"] == advanced["number"] + 1
+
+
+def test_monitoring_outage_holds_then_rolls_back_through_tasks(canary_url, fake, gh):
+    add_service(fake)
+    install(fake, Traffic(fake, "web", "web-2", "web-1"))
+    body = canary_body("web", "web-2", step_minutes=0.01, consecutive_error_limit=3)
+    fake.monitoring.fail_all(True)
+    response = requests.post(f"{canary_url}/v1/canaries", json=body, headers=gh, timeout=30)
+    canary_id = response.json()["id"]
+    record = wait_for(
+        lambda: (r := get(canary_url, canary_id, gh))["status"] == "rolled_back" and r,
+        timeout=30,
+        every=0.2,
+        message="rollback after the Monitoring outage",
+    )
+    assert [c["verdict"] for c in record["checks"]] == ["Inconclusive"] * 3
+    assert [c["action"] for c in record["checks"]] == ["none", "none", "rollback"]
+    assert "Cloud Monitoring unavailable for 3 consecutive checks" in record["reason"]
+    assert shares(fake) == {"web-1": 100}
+    fake.monitoring.fail_all(False)

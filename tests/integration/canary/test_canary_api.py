@@ -72,9 +72,22 @@ def test_healthy_canary_walks_every_step_and_is_promoted(
     for earlier, later in zip(checks, checks[1:], strict=False):
         assert later["window"]["start"] <= earlier["at"]
     written = {w["metric_type"] for w in fake.monitoring.written}
-    assert "custom.googleapis.com/deployq/canary/rollouts_started" in written
-    assert "custom.googleapis.com/deployq/canary/rollouts_succeeded" in written
-    assert "custom.googleapis.com/deployq/canary/traffic_percent" in written
+    assert "custom.googleapis.com/deployq/canary_rollouts_started" in written
+    assert "custom.googleapis.com/deployq/canary_rollouts_succeeded" in written
+    assert "custom.googleapis.com/deployq/canary_traffic_percent" in written
+    shares = [
+        w for w in fake.monitoring.written if w["metric_type"].endswith("/canary_traffic_percent")
+    ]
+    assert [w["value"] for w in shares] == [10, 50, 100]
+    assert shares[0]["metric_labels"] == {
+        "organisation": "acme",
+        "service": "web",
+        "environment": "",
+    }
+    assert all(
+        w["metric_kind"] == "GAUGE" and w["resource_type"] == "global"
+        for w in fake.monitoring.written
+    )
     assert fake.run.deleted_revisions == []
 
 
@@ -124,7 +137,7 @@ def test_error_spike_at_step_two_rolls_back_within_one_check(
     again = start(canaries, gh)
     assert again.status_code == 409 and again.get_json()["code"] == "revision_rejected"
     written = {w["metric_type"] for w in fake.monitoring.written}
-    assert "custom.googleapis.com/deployq/canary/rollouts_rolled_back" in written
+    assert "custom.googleapis.com/deployq/canary_rollouts_rolled_back" in written
 
 
 def test_monitoring_outage_holds_then_rolls_back_after_the_limit(

@@ -56,6 +56,16 @@ def test_pick_tag():
         ),
         ("https://worker-3b5ckkf5aq-ew.a.run.app", "https://canary-3b5ckkf5aq-ew.a.run.app"),
         ("http://127.0.0.1:8080/worker", "http://127.0.0.1:8080/canary"),
+        (
+            "https://europe-west1-p.cloudfunctions.net/dq-worker/tasks/run",
+            "https://europe-west1-p.cloudfunctions.net/dq-canary",
+        ),
+        (
+            "https://worker-3b5ckkf5aq-ew.a.run.app/tasks/run",
+            "https://canary-3b5ckkf5aq-ew.a.run.app",
+        ),
+        ("https://dq-worker-3b5ckkf5aq-ew.a.run.app", "https://dq-canary-3b5ckkf5aq-ew.a.run.app"),
+        ("http://127.0.0.1:8083/tasks/run", None),
         ("https://jobs.example.com/run", None),
         (None, None),
     ],
