@@ -87,7 +87,7 @@ def default_strategy(environment: str | None) -> Strategy:
 class Thresholds(BaseModel):
     """Fixed limits: a figure strictly greater than its limit breaks it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     max_error_rate_pct: float = Field(default=1.0, ge=0, le=100)
     max_p95_ms: float = Field(default=60000, gt=0)
@@ -98,7 +98,7 @@ class Thresholds(BaseModel):
 class CompareToStable(BaseModel):
     """Judge the canary against the live stable revision: margins in points / percent."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     error_rate_margin_pct: Optional[float] = Field(default=None, ge=0)
     p99_margin_pct: Optional[float] = Field(default=None, ge=0)
@@ -107,7 +107,7 @@ class CompareToStable(BaseModel):
 class Verify(BaseModel):
     """Pre-traffic check: GET <tag URL><path> must answer 2xx within the timeout."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     path: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=1024)] = "/"
     timeout_seconds: float = Field(default=10, gt=0, le=300)
@@ -123,7 +123,7 @@ class Verify(BaseModel):
 class CanaryCreate(BaseModel):
     """Body of `POST /v1/canaries`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     project: ResourceName
     region: ResourceName
@@ -157,6 +157,8 @@ class CanaryCreate(BaseModel):
 class Figures(BaseModel):
     """What one revision did in a check's window; a figure that could not be read is null."""
 
+    model_config = ConfigDict(defer_build=True)
+
     request_count: Optional[int] = None
     error_rate_pct: Optional[float] = None
     p95_ms: Optional[float] = None
@@ -164,12 +166,16 @@ class Figures(BaseModel):
 
 
 class Window(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     start: str
     end: str
 
 
 class Check(BaseModel):
     """One check: the window, both revisions' figures, the verdict, why, and what deployq did."""
+
+    model_config = ConfigDict(defer_build=True)
 
     number: int
     at: str
@@ -188,6 +194,8 @@ class Check(BaseModel):
 
 class Canary(BaseModel):
     """A canary rollout as the API returns it."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     organisation: str
@@ -238,7 +246,7 @@ def public(record: dict[str, Any], checks: list[dict[str, Any]] | None = None) -
 class ListQuery(BaseModel):
     """Query of `GET /v1/canaries`."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     status: Optional[CanaryStatus] = None
     limit: int = Field(default=100, ge=1, le=1000)
@@ -247,7 +255,7 @@ class ListQuery(BaseModel):
 class CheckRequest(BaseModel):
     """Body of the internal check route (a Cloud Task)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     organisation: ShortText
     check: Optional[int] = Field(default=None, ge=1)

@@ -32,7 +32,7 @@ def minutes(hhmm: str) -> int:
 class FreezeWindow(BaseModel):
     """A one-off range (`start`, `end` RFC 3339) or a weekly window (`days`, times, `time_zone`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     name: Name
     start: Optional[str] = Field(default=None, description="one-off: RFC 3339 start (inclusive)")
@@ -82,7 +82,7 @@ class FreezeWindow(BaseModel):
 class PolicyBody(BaseModel):
     """Body of `PUT /v1/policies/{environment}`; omitted fields take their defaults."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     requires_approval: bool = False
     min_approvals: int = Field(default=1, ge=1, le=20)
@@ -104,7 +104,7 @@ class PolicyBody(BaseModel):
 class Policy(PolicyBody):
     """An environment's policy as the API returns it."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     environment: str
     updated_at: Optional[str] = None
@@ -112,18 +112,20 @@ class Policy(PolicyBody):
 
 
 class ApproveBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     comment: Optional[Annotated[str, StringConstraints(strict=True, max_length=2000)]] = None
 
 
 class RejectBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     comment: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=2000)]
 
 
 class Approval(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     actor: str
     decision: Literal["approved", "rejected"]
     comment: Optional[str] = None
@@ -131,6 +133,8 @@ class Approval(BaseModel):
 
 
 class RunbookRef(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     title: str
     service: Optional[str] = None
@@ -150,7 +154,7 @@ def _timestamp(value: Optional[str]) -> Optional[str]:
 class AuditQuery(BaseModel):
     """Filters of `GET /v1/audit-logs` (and the CSV export)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
 
     actor: OptionalName = None
     action: OptionalName = None
@@ -176,6 +180,8 @@ class AuditQuery(BaseModel):
 
 
 class AuditEntry(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     event_id: str
     time: str
@@ -201,7 +207,7 @@ class AuditEntry(BaseModel):
 
 
 class DoraQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     environment: OptionalName = None
     name: OptionalName = None
@@ -209,17 +215,23 @@ class DoraQuery(BaseModel):
 
 
 class Frequency(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     deployments: int
     per_day: float
     bucket: str
 
 
 class Median(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     median_seconds: Optional[float] = None
     bucket: Optional[str] = None
 
 
 class FailureRate(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     rate: Optional[float] = None
     failed: int
     rolled_back: int
@@ -228,6 +240,8 @@ class FailureRate(BaseModel):
 
 
 class DoraMetrics(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     days: int
     environment: Optional[str] = None
     name: Optional[str] = None
@@ -238,6 +252,8 @@ class DoraMetrics(BaseModel):
 
 
 class DoraDay(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     date: str
     deployments: int
     failed: int
@@ -249,6 +265,8 @@ class DoraDay(BaseModel):
 
 
 class DoraTrends(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     days: int
     environment: Optional[str] = None
     name: Optional[str] = None
@@ -263,7 +281,7 @@ class DoraGroup(DoraMetrics):
 
 
 class RunbookBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     title: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=300)]
     content: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200_000)]
@@ -275,7 +293,7 @@ class RunbookBody(BaseModel):
 
 
 class Runbook(RunbookBody):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     id: str
     created_at: str
@@ -284,7 +302,7 @@ class Runbook(RunbookBody):
 
 
 class RunbookQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     q: Optional[Annotated[str, StringConstraints(max_length=500)]] = None
     service: OptionalName = None
@@ -298,7 +316,7 @@ class RunbookQuery(BaseModel):
 class NotificationSettings(BaseModel):
     """Where failures and rollbacks of an organisation are announced (Slack-compatible)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     slack_webhook_url: Optional[
         Annotated[str, StringConstraints(strict=True, max_length=2048, pattern=r"^https?://")]
@@ -306,5 +324,7 @@ class NotificationSettings(BaseModel):
 
 
 class SweepResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     published: int
     failed: int = 0

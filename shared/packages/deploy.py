@@ -34,8 +34,8 @@ log = logs.get("packages.deploy")
 MAX_COMMIT_WRITES = 500
 MAX_ERRORS_KEPT = 1000
 MAX_CACHE = 200_000
-COMMITS_IN_FLIGHT = 2
-JOURNAL_GROUPS = 2
+COMMITS_IN_FLIGHT = 3
+JOURNAL_GROUPS = 4
 # A target collection with at most this many documents has its ids listed once (keys only),
 # so existence needs no read per record; larger ones are read per group with get_all.
 ID_LIST_LIMIT = 100_000
@@ -523,7 +523,7 @@ class PackageDeploy:
             if not self.dry and self.checkpoint is not None and not self._pending:
                 self._progress([], journal=False)
             return
-        # groups are journalled in pairs (one control-plane commit per JOURNAL_GROUPS
+        # groups are journalled in sets (one control-plane commit per JOURNAL_GROUPS
         # target commits), then their target commits are queued behind each other
         self._pending.append(group)
         if len(self._pending) >= JOURNAL_GROUPS:
