@@ -7,9 +7,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import requests
 
@@ -37,8 +37,14 @@ class Result:
         return len(self.latencies) / self.seconds
 
 
-def load(name: str, call: Callable[[requests.Session, int], requests.Response], *,
-         requests_total: int, clients: int, partitioned: bool = False) -> Result:
+def load(
+    name: str,
+    call: Callable[[requests.Session, int], requests.Response],
+    *,
+    requests_total: int,
+    clients: int,
+    partitioned: bool = False,
+) -> Result:
     """Run `call(session, i)` for i in range(requests_total) from `clients` threads.
 
     `partitioned`: client k makes requests k, k + clients, ... in order (its own work).
@@ -83,13 +89,15 @@ def cold_import(code: str, runs: int = 7) -> float:
     )
     samples = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+        )
         samples.append(float(out.stdout.strip().splitlines()[-1]) * 1000)
     return statistics.median(samples)
 
 
 def table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-                     for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
+    )

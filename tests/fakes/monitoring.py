@@ -92,21 +92,47 @@ class FakeMonitoring:
 
     # test controls ---------------------------------------------------------------------
 
-    def add_requests(self, project: str, service: str, revision: str, at: Any = None,
-                     count: int = 1, response_code_class: str = "2xx", *,
-                     location: str | None = None, response_code: str | None = None) -> None:
+    def add_requests(
+        self,
+        project: str,
+        service: str,
+        revision: str,
+        at: Any = None,
+        count: int = 1,
+        response_code_class: str = "2xx",
+        *,
+        location: str | None = None,
+        response_code: str | None = None,
+    ) -> None:
         """Record count requests answered by revision at time at (datetime or epoch)."""
-        key = self._run_key(REQUEST_COUNT, project, service, revision, location,
-                            response_code_class, response_code)
+        key = self._run_key(
+            REQUEST_COUNT, project, service, revision, location, response_code_class, response_code
+        )
         end = time.time() if at is None else to_epoch(at)
         self._add(Sample(key, Kind.DELTA, ValueType.INT64, end, end, int(count)))
 
-    def add_latencies(self, project: str, service: str, revision: str, at: Any = None,
-                      values_ms: list[float] = (), response_code_class: str = "2xx", *,
-                      location: str | None = None, response_code: str | None = None) -> None:
+    def add_latencies(
+        self,
+        project: str,
+        service: str,
+        revision: str,
+        at: Any = None,
+        values_ms: list[float] = (),
+        response_code_class: str = "2xx",
+        *,
+        location: str | None = None,
+        response_code: str | None = None,
+    ) -> None:
         """Record request latencies (ms) of revision at time at as one distribution point."""
-        key = self._run_key(REQUEST_LATENCIES, project, service, revision, location,
-                            response_code_class, response_code)
+        key = self._run_key(
+            REQUEST_LATENCIES,
+            project,
+            service,
+            revision,
+            location,
+            response_code_class,
+            response_code,
+        )
         end = time.time() if at is None else to_epoch(at)
         dist = Distribution([float(v) for v in values_ms])
         self._add(Sample(key, Kind.DELTA, ValueType.DISTRIBUTION, end, end, dist))
@@ -120,13 +146,21 @@ class FakeMonitoring:
         with self._lock:
             self._script = fn
 
-    def fail_next(self, n: int = 1, code: Any = grpc.StatusCode.UNAVAILABLE,
-                  method: str | None = "ListTimeSeries") -> None:
+    def fail_next(
+        self,
+        n: int = 1,
+        code: Any = grpc.StatusCode.UNAVAILABLE,
+        method: str | None = "ListTimeSeries",
+    ) -> None:
         """Fail the next n calls of method (None: any MetricService method)."""
         self._failures.fail_next(method, _status_code(code), n)
 
-    def fail_all(self, enabled: bool = True, code: Any = grpc.StatusCode.UNAVAILABLE,
-                 method: str | None = "ListTimeSeries") -> None:
+    def fail_all(
+        self,
+        enabled: bool = True,
+        code: Any = grpc.StatusCode.UNAVAILABLE,
+        method: str | None = "ListTimeSeries",
+    ) -> None:
         """Fail every call of method (None: any) until fail_all(False): an outage."""
         self._failures.fail_all(method, _status_code(code) if enabled else None)
 
@@ -147,19 +181,31 @@ class FakeMonitoring:
         m = monitoring_v3
         return {
             SERVICE: {
-                "ListTimeSeries": (self.list_time_series, m.ListTimeSeriesRequest,
-                                   m.ListTimeSeriesResponse),
-                "CreateTimeSeries": (self.create_time_series, m.CreateTimeSeriesRequest,
-                                     empty_pb2.Empty),
-                "CreateMetricDescriptor": (self.create_metric_descriptor,
-                                           m.CreateMetricDescriptorRequest,
-                                           metric_pb2.MetricDescriptor),
-                "GetMetricDescriptor": (self.get_metric_descriptor,
-                                        m.GetMetricDescriptorRequest,
-                                        metric_pb2.MetricDescriptor),
-                "ListMetricDescriptors": (self.list_metric_descriptors,
-                                          m.ListMetricDescriptorsRequest,
-                                          m.ListMetricDescriptorsResponse),
+                "ListTimeSeries": (
+                    self.list_time_series,
+                    m.ListTimeSeriesRequest,
+                    m.ListTimeSeriesResponse,
+                ),
+                "CreateTimeSeries": (
+                    self.create_time_series,
+                    m.CreateTimeSeriesRequest,
+                    empty_pb2.Empty,
+                ),
+                "CreateMetricDescriptor": (
+                    self.create_metric_descriptor,
+                    m.CreateMetricDescriptorRequest,
+                    metric_pb2.MetricDescriptor,
+                ),
+                "GetMetricDescriptor": (
+                    self.get_metric_descriptor,
+                    m.GetMetricDescriptorRequest,
+                    metric_pb2.MetricDescriptor,
+                ),
+                "ListMetricDescriptors": (
+                    self.list_metric_descriptors,
+                    m.ListMetricDescriptorsRequest,
+                    m.ListMetricDescriptorsResponse,
+                ),
             }
         }
 
@@ -181,12 +227,22 @@ class FakeMonitoring:
         check_aggregation(aligner, reducer, period)
         group_by = [group_field(f) for f in agg.group_by_fields]
         with self._lock:
-            self.queries.append({"project": project, "filter": request.filter,
-                                 "start": to_datetime(start), "end": to_datetime(end),
-                                 "aligner": aligner.name, "reducer": reducer.name,
-                                 "group_by": list(agg.group_by_fields)})
-            periods = alignment_periods(start, end, period) \
-                if aligner != Aligner.ALIGN_NONE else [(start, end)]
+            self.queries.append(
+                {
+                    "project": project,
+                    "filter": request.filter,
+                    "start": to_datetime(start),
+                    "end": to_datetime(end),
+                    "aligner": aligner.name,
+                    "reducer": reducer.name,
+                    "group_by": list(agg.group_by_fields),
+                }
+            )
+            periods = (
+                alignment_periods(start, end, period)
+                if aligner != Aligner.ALIGN_NONE
+                else [(start, end)]
+            )
             samples = [s for s in self._stored(project, query) if inside(s, start, end)]
         samples += self._scripted(project, query, periods)
         if aligner == Aligner.ALIGN_NONE:
@@ -196,7 +252,8 @@ class FakeMonitoring:
             if reducer != Reducer.REDUCE_NONE:
                 series = reduce_series(series, reducer, group_by)
         headers_only = int(request.view) == int(
-            monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.HEADERS)
+            monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.HEADERS
+        )
         out = [series_pb(s, headers_only) for s in sorted(series, key=lambda s: s["sort"])]
         return monitoring_v3.ListTimeSeriesResponse(time_series=out, unit=_unit(query))
 
@@ -221,14 +278,21 @@ class FakeMonitoring:
             end = to_epoch(point.interval.end_time)
             start = to_epoch(point.interval.start_time) if point.interval.start_time else end
             kind = int(ts.metric_kind) or Kind.GAUGE
-            value_type = {"bool_value": ValueType.BOOL, "int64_value": ValueType.INT64,
-                          "double_value": ValueType.DOUBLE, "string_value": ValueType.STRING,
-                          "distribution_value": ValueType.DISTRIBUTION}[which]
+            value_type = {
+                "bool_value": ValueType.BOOL,
+                "int64_value": ValueType.INT64,
+                "double_value": ValueType.DOUBLE,
+                "string_value": ValueType.STRING,
+                "distribution_value": ValueType.DISTRIBUTION,
+            }[which]
             resource_labels = dict(ts.resource.labels)
             resource_labels.setdefault("project_id", project)
-            key = Key(ts.metric.type, ts.resource.type or "global",
-                       tuple(sorted(resource_labels.items())),
-                       tuple(sorted(dict(ts.metric.labels).items())))
+            key = Key(
+                ts.metric.type,
+                ts.resource.type or "global",
+                tuple(sorted(resource_labels.items())),
+                tuple(sorted(dict(ts.metric.labels).items())),
+            )
             samples.append(Sample(key, kind, value_type, start, end, value))
         with self._lock:
             for sample in samples:
@@ -236,14 +300,19 @@ class FakeMonitoring:
                 value = sample.value
                 if isinstance(value, Distribution):
                     value = {"count": value.count, "mean": value.mean}
-                self.written.append({
-                    "project": project, "metric_type": sample.key.metric_type,
-                    "metric_labels": dict(sample.key.metric_labels),
-                    "resource_type": sample.key.resource_type,
-                    "resource_labels": dict(sample.key.resource_labels),
-                    "metric_kind": Kind.Name(sample.kind),
-                    "value_type": ValueType.Name(sample.value_type),
-                    "value": value, "time": to_datetime(sample.end)})
+                self.written.append(
+                    {
+                        "project": project,
+                        "metric_type": sample.key.metric_type,
+                        "metric_labels": dict(sample.key.metric_labels),
+                        "resource_type": sample.key.resource_type,
+                        "resource_labels": dict(sample.key.resource_labels),
+                        "metric_kind": Kind.Name(sample.kind),
+                        "value_type": ValueType.Name(sample.value_type),
+                        "value": value,
+                        "time": to_datetime(sample.end),
+                    }
+                )
         return empty_pb2.Empty()
 
     def create_metric_descriptor(self, request):
@@ -269,9 +338,12 @@ class FakeMonitoring:
         self._failures.check("ListMetricDescriptors")
         query = parse_filter(request.filter, require_type=False) if request.filter else None
         with self._lock:
-            found = [d for name, d in sorted(self._descriptors.items())
-                     if name.startswith(request.name + "/")
-                     and (query is None or type_matches(query, d.type))]
+            found = [
+                d
+                for name, d in sorted(self._descriptors.items())
+                if name.startswith(request.name + "/")
+                and (query is None or type_matches(query, d.type))
+            ]
         return monitoring_v3.ListMetricDescriptorsResponse(metric_descriptors=found)
 
     # data ------------------------------------------------------------------------------
@@ -280,25 +352,41 @@ class FakeMonitoring:
         with self._lock:
             self._samples.append(sample)
 
-    def _run_key(self, metric_type, project, service, revision, location=None,
-                 code_class="2xx", code=None) -> Key:
+    def _run_key(
+        self, metric_type, project, service, revision, location=None, code_class="2xx", code=None
+    ) -> Key:
         if location is None:
             regions = [r for r, rev in self._run_revisions(project, service) if rev == revision]
             location = regions[0] if regions else "us-central1"
-        resource = {"project_id": project, "service_name": service, "revision_name": revision,
-                    "location": location, "configuration_name": service}
-        metric = {"response_code_class": code_class,
-                  "response_code": code or _CODES.get(code_class, "200")}
-        return Key(metric_type, RUN_RESOURCE, tuple(sorted(resource.items())),
-                    tuple(sorted(metric.items())))
+        resource = {
+            "project_id": project,
+            "service_name": service,
+            "revision_name": revision,
+            "location": location,
+            "configuration_name": service,
+        }
+        metric = {
+            "response_code_class": code_class,
+            "response_code": code or _CODES.get(code_class, "200"),
+        }
+        return Key(
+            metric_type,
+            RUN_RESOURCE,
+            tuple(sorted(resource.items())),
+            tuple(sorted(metric.items())),
+        )
 
     def _run_revisions(self, project: str, service: str) -> list[tuple[str, str]]:
         return self._run_state.revisions_of(project, service) if self._run_state else []
 
     def _stored(self, project: str, query: Filter) -> list[Sample]:
-        return [s for s in self._samples
-                if s.key.metric_type == query.metric_type
-                and s.key.label("resource", "project_id") == project and query.matches(s.key)]
+        return [
+            s
+            for s in self._samples
+            if s.key.metric_type == query.metric_type
+            and s.key.label("resource", "project_id") == project
+            and query.matches(s.key)
+        ]
 
     def _scripted(self, project: str, query: Filter, periods) -> list[Sample]:
         script = self._script
@@ -314,10 +402,13 @@ class FakeMonitoring:
                 revisions.setdefault(revision, None)
             for revision, region in sorted(revisions.items()):
                 for start, end in periods:
-                    window = script(project, service, revision, to_datetime(start),
-                                    to_datetime(end)) or {}
-                    samples += self._window_samples(query, project, service, revision, region,
-                                                    start, end, window)
+                    window = (
+                        script(project, service, revision, to_datetime(start), to_datetime(end))
+                        or {}
+                    )
+                    samples += self._window_samples(
+                        query, project, service, revision, region, start, end, window
+                    )
         return samples
 
     def _window_samples(self, query, project, service, revision, region, start, end, window):
@@ -325,14 +416,22 @@ class FakeMonitoring:
         if query.metric_type == REQUEST_COUNT:
             for code_class, count in (window.get("requests") or {}).items():
                 if count:
-                    key = self._run_key(REQUEST_COUNT, project, service, revision, region,
-                                        code_class)
-                    samples.append(Sample(key, Kind.DELTA, ValueType.INT64, start, end,
-                                           int(count)))
+                    key = self._run_key(
+                        REQUEST_COUNT, project, service, revision, region, code_class
+                    )
+                    samples.append(Sample(key, Kind.DELTA, ValueType.INT64, start, end, int(count)))
         elif window.get("latencies_ms"):
             key = self._run_key(REQUEST_LATENCIES, project, service, revision, region)
-            samples.append(Sample(key, Kind.DELTA, ValueType.DISTRIBUTION, start, end,
-                                   Distribution([float(v) for v in window["latencies_ms"]])))
+            samples.append(
+                Sample(
+                    key,
+                    Kind.DELTA,
+                    ValueType.DISTRIBUTION,
+                    start,
+                    end,
+                    Distribution([float(v) for v in window["latencies_ms"]]),
+                )
+            )
         return [s for s in samples if query.matches(s.key)]
 
 
@@ -341,6 +440,6 @@ def _unit(query: Filter) -> str:
 
 
 def _project(name: str) -> str:
-    if not name.startswith("projects/") or "/" in name[len("projects/"):]:
+    if not name.startswith("projects/") or "/" in name[len("projects/") :]:
         raise invalid(f"name must be projects/PROJECT, got {name!r}")
-    return name[len("projects/"):]
+    return name[len("projects/") :]

@@ -99,18 +99,22 @@ class FakeRun:
         revisions = list(revisions or [f"{service}-00001-abc"])
         now = time.time()
         state = _Service(
-            project, region, service,
+            project,
+            region,
+            service,
             revisions={rev: now + i * 1e-3 for i, rev in enumerate(revisions)},
             traffic=[],
         )
-        state.traffic = _parse_traffic(state, traffic or [{"revision": revisions[-1],
-                                                           "percent": 100}])
+        state.traffic = _parse_traffic(
+            state, traffic or [{"revision": revisions[-1], "percent": 100}]
+        )
         with self._lock:
             self._services[state.name] = state
             return self._describe(state)
 
-    def add_revision(self, project: str, region: str, service: str,
-                     revision: str | None = None) -> str:
+    def add_revision(
+        self, project: str, region: str, service: str, revision: str | None = None
+    ) -> str:
         """Add a new (latest) revision without moving traffic, as a deploy with --no-traffic."""
         with self._lock:
             state = self._get(project, region, service)
@@ -123,8 +127,9 @@ class FakeRun:
         with self._lock:
             return self._describe(self._get(project, region, service))
 
-    def external_update(self, project: str, region: str, service: str,
-                        traffic: list[dict] | None = None) -> str:
+    def external_update(
+        self, project: str, region: str, service: str, traffic: list[dict] | None = None
+    ) -> str:
         """Someone else updates the service: bumps the etag, optionally sets traffic."""
         with self._lock:
             state = self._get(project, region, service)
@@ -140,8 +145,12 @@ class FakeRun:
     def revisions_of(self, project: str, service: str) -> list[tuple[str, str]]:
         """(region, revision) pairs of every service of that name in the project."""
         with self._lock:
-            return [(s.region, rev) for s in self._services.values()
-                    if s.project == project and s.service == service for rev in s.revisions]
+            return [
+                (s.region, rev)
+                for s in self._services.values()
+                if s.project == project and s.service == service
+                for rev in s.revisions
+            ]
 
     def services_of(self, project: str) -> list[str]:
         """Short names of the project's services."""
@@ -165,23 +174,34 @@ class FakeRun:
         return {
             SERVICES: {
                 "GetService": (self.get_service, run_v2.GetServiceRequest, run_v2.Service),
-                "UpdateService": (self.update_service, run_v2.UpdateServiceRequest,
-                                  op.Operation),
+                "UpdateService": (self.update_service, run_v2.UpdateServiceRequest, op.Operation),
             },
             REVISIONS: {
                 "GetRevision": (self.get_revision, run_v2.GetRevisionRequest, run_v2.Revision),
-                "ListRevisions": (self.list_revisions, run_v2.ListRevisionsRequest,
-                                  run_v2.ListRevisionsResponse),
-                "DeleteRevision": (self.delete_revision, run_v2.DeleteRevisionRequest,
-                                   op.Operation),
+                "ListRevisions": (
+                    self.list_revisions,
+                    run_v2.ListRevisionsRequest,
+                    run_v2.ListRevisionsResponse,
+                ),
+                "DeleteRevision": (
+                    self.delete_revision,
+                    run_v2.DeleteRevisionRequest,
+                    op.Operation,
+                ),
             },
             OPERATIONS: {
                 "GetOperation": (self.get_operation, op.GetOperationRequest, op.Operation),
                 "WaitOperation": (self.get_operation, op.WaitOperationRequest, op.Operation),
-                "DeleteOperation": (self.delete_operation, op.DeleteOperationRequest,
-                                    empty_pb2.Empty),
-                "ListOperations": (self.list_operations, op.ListOperationsRequest,
-                                   op.ListOperationsResponse),
+                "DeleteOperation": (
+                    self.delete_operation,
+                    op.DeleteOperationRequest,
+                    empty_pb2.Empty,
+                ),
+                "ListOperations": (
+                    self.list_operations,
+                    op.ListOperationsRequest,
+                    op.ListOperationsResponse,
+                ),
             },
         }
 
@@ -194,8 +214,12 @@ class FakeRun:
     def update_service(self, request: run_v2.UpdateServiceRequest) -> operations_pb2.Operation:
         """UpdateService: etag check, traffic validation, then a done LRO with the Service."""
         wanted = [_target_dict(t) for t in request.service.traffic]
-        record = {"service": request.service.name, "etag": request.service.etag,
-                  "traffic": wanted, "outcome": "OK"}
+        record = {
+            "service": request.service.name,
+            "etag": request.service.etag,
+            "traffic": wanted,
+            "outcome": "OK",
+        }
         with self._lock:
             self.updates.append(record)
             try:
@@ -234,16 +258,20 @@ class FakeRun:
         start = int(request.page_token or 0)
         size = request.page_size or 100
         token = str(start + size) if start + size < len(revisions) else ""
-        return run_v2.ListRevisionsResponse(revisions=revisions[start : start + size],
-                                            next_page_token=token)
+        return run_v2.ListRevisionsResponse(
+            revisions=revisions[start : start + size], next_page_token=token
+        )
 
     def delete_revision(self, request: run_v2.DeleteRevisionRequest) -> operations_pb2.Operation:
         """DeleteRevision: refused while traffic references the revision."""
         self._failures.check("DeleteRevision")
         with self._lock:
             state, revision = self._revision(request.name)
-            serving = [t for t in state.traffic if state.resolve(t) == revision
-                       and (t["percent"] > 0 or t["tag"])]
+            serving = [
+                t
+                for t in state.traffic
+                if state.resolve(t) == revision and (t["percent"] > 0 or t["tag"])
+            ]
             if serving:
                 raise ApiError(
                     grpc.StatusCode.FAILED_PRECONDITION,
@@ -275,8 +303,11 @@ class FakeRun:
     def list_operations(self, request) -> operations_pb2.ListOperationsResponse:
         """ListOperations under a location (no paging)."""
         with self._lock:
-            ops = [op for name, op in self._operations.items()
-                   if name.startswith(request.name.rstrip("/") + "/")]
+            ops = [
+                op
+                for name, op in self._operations.items()
+                if name.startswith(request.name.rstrip("/") + "/")
+            ]
         return operations_pb2.ListOperationsResponse(operations=ops)
 
     # helpers ---------------------------------------------------------------------------
@@ -313,29 +344,53 @@ class FakeRun:
     def _describe(self, state: _Service) -> dict:
         traffic = []
         for target in state.traffic:
-            entry = {"revision": state.resolve(target), "percent": target["percent"],
-                     "tag": target["tag"]}
+            entry = {
+                "revision": state.resolve(target),
+                "percent": target["percent"],
+                "tag": target["tag"],
+            }
             if target.get("latest"):
                 entry["latest"] = True
             traffic.append(entry)
-        return {"name": state.name, "etag": state.etag, "generation": state.generation,
-                "traffic": traffic, "revisions": list(state.revisions)}
+        return {
+            "name": state.name,
+            "etag": state.etag,
+            "generation": state.generation,
+            "traffic": traffic,
+            "revisions": list(state.revisions),
+        }
 
     def _tag_uri(self, state: _Service, tag: str) -> str:
-        return self.tag_url_template.format(tag=tag, service=state.service, port=self.port,
-                                            project=state.project, region=state.region)
+        return self.tag_url_template.format(
+            tag=tag,
+            service=state.service,
+            port=self.port,
+            project=state.project,
+            region=state.region,
+        )
 
     def _service_pb(self, state: _Service) -> run_v2.Service:
         targets, statuses = [], []
         for target in state.traffic:
             kind = _LATEST_TYPE if target.get("latest") else _REVISION_TYPE
             uri = self._tag_uri(state, target["tag"]) if target["tag"] else ""
-            targets.append(run_v2.TrafficTarget(
-                type_=kind, revision="" if target.get("latest") else target["revision"],
-                percent=target["percent"], tag=target["tag"]))
-            statuses.append(run_v2.TrafficTargetStatus(
-                type_=kind, revision=state.resolve(target), percent=target["percent"],
-                tag=target["tag"], uri=uri))
+            targets.append(
+                run_v2.TrafficTarget(
+                    type_=kind,
+                    revision="" if target.get("latest") else target["revision"],
+                    percent=target["percent"],
+                    tag=target["tag"],
+                )
+            )
+            statuses.append(
+                run_v2.TrafficTargetStatus(
+                    type_=kind,
+                    revision=state.resolve(target),
+                    percent=target["percent"],
+                    tag=target["tag"],
+                    uri=uri,
+                )
+            )
         latest = f"{state.name}/revisions/{state.latest}"
         return run_v2.Service(
             name=state.name,
@@ -375,8 +430,7 @@ class FakeRun:
         name = f"projects/{state.project}/locations/{state.region}/operations/{uuid.uuid4()}"
         packed = any_pb2.Any()
         packed.Pack(kind.pb(message))
-        operation = operations_pb2.Operation(name=name, done=True, response=packed,
-                                             metadata=packed)
+        operation = operations_pb2.Operation(name=name, done=True, response=packed, metadata=packed)
         self._operations[name] = operation
         return operation
 
@@ -396,16 +450,21 @@ def _parse_traffic(state: _Service, traffic: list[dict]) -> list[dict]:
     """Validate a requested split like Cloud Run; raise INVALID_ARGUMENT when it is wrong."""
     parsed, tags = [], set()
     for raw in traffic:
-        target = {"revision": raw.get("revision", ""), "percent": int(raw.get("percent", 0)),
-                  "tag": raw.get("tag", "") or ""}
+        target = {
+            "revision": raw.get("revision", ""),
+            "percent": int(raw.get("percent", 0)),
+            "tag": raw.get("tag", "") or "",
+        }
         if raw.get("latest") or raw.get("type") in ("LATEST", _LATEST_TYPE):
             target["latest"] = True
             target["revision"] = ""
         elif not target["revision"]:
             raise _invalid("a traffic target needs a revision or type LATEST")
         elif target["revision"] not in state.revisions:
-            raise _invalid(f"revision {target['revision']} named in traffic does not exist "
-                           f"in service {state.service}")
+            raise _invalid(
+                f"revision {target['revision']} named in traffic does not exist "
+                f"in service {state.service}"
+            )
         if not 0 <= target["percent"] <= 100:
             raise _invalid(f"traffic percent must be 0..100, got {target['percent']}")
         if target["tag"]:

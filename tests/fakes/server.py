@@ -36,8 +36,13 @@ class FakeGoogleApis:
         dispatch_timeout: float = 30.0,
         max_workers: int = 16,
     ):
-        self.tasks = FakeTasks(signer=signer, min_backoff=min_backoff, max_backoff=max_backoff,
-                               max_attempts=max_attempts, dispatch_timeout=dispatch_timeout)
+        self.tasks = FakeTasks(
+            signer=signer,
+            min_backoff=min_backoff,
+            max_backoff=max_backoff,
+            max_attempts=max_attempts,
+            dispatch_timeout=dispatch_timeout,
+        )
         self.run = FakeRun(tag_url_template=tag_url_template)
         self.monitoring = FakeMonitoring(run_state=self.run)
         self.calls: collections.Counter[str] = collections.Counter()
@@ -52,14 +57,18 @@ class FakeGoogleApis:
         if self._server is not None:
             return self.address
         server = grpc.server(
-            concurrent.futures.ThreadPoolExecutor(max_workers=self._max_workers,
-                                                  thread_name_prefix="fake-google-apis"))
+            concurrent.futures.ThreadPoolExecutor(
+                max_workers=self._max_workers, thread_name_prefix="fake-google-apis"
+            )
+        )
         for component in (self.tasks, self.run, self.monitoring):
             for service, methods in component.rpc_methods().items():
-                handlers = {name: self._handler(service, name, *spec)
-                            for name, spec in methods.items()}
+                handlers = {
+                    name: self._handler(service, name, *spec) for name, spec in methods.items()
+                }
                 server.add_generic_rpc_handlers(
-                    (grpc.method_handlers_generic_handler(service, handlers),))
+                    (grpc.method_handlers_generic_handler(service, handlers),)
+                )
         bound = server.add_insecure_port(f"127.0.0.1:{port}")
         if not bound:
             raise OSError(f"cannot bind 127.0.0.1:{port}")
@@ -110,4 +119,5 @@ class FakeGoogleApis:
                 context.abort(err.code, err.message)
 
         return grpc.unary_unary_rpc_method_handler(
-            handle, request_deserializer=deserialize, response_serializer=serialize)
+            handle, request_deserializer=deserialize, response_serializer=serialize
+        )

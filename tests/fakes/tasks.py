@@ -215,7 +215,9 @@ class FakeTasks:
                 "GetTask": (self.get_task, tasks_v2.GetTaskRequest, tasks_v2.Task),
                 "DeleteTask": (self.delete_task, tasks_v2.DeleteTaskRequest, empty_pb2.Empty),
                 "ListTasks": (
-                    self.list_tasks, tasks_v2.ListTasksRequest, tasks_v2.ListTasksResponse
+                    self.list_tasks,
+                    tasks_v2.ListTasksRequest,
+                    tasks_v2.ListTasksResponse,
                 ),
                 "GetQueue": (self.get_queue, tasks_v2.GetQueueRequest, tasks_v2.Queue),
             }
@@ -312,7 +314,8 @@ class FakeTasks:
             state=tasks_v2.Queue.State.RUNNING,
             retry_config=retry,
             rate_limits=tasks_v2.RateLimits(
-                max_dispatches_per_second=500, max_burst_size=100,
+                max_dispatches_per_second=500,
+                max_burst_size=100,
                 max_concurrent_dispatches=self.max_concurrent,
             ),
         )
@@ -421,13 +424,23 @@ class FakeTasks:
         if task.dispatch_deadline and task.dispatch_deadline.total_seconds() > 0:
             timeout = min(timeout, task.dispatch_deadline.total_seconds())
         record = Delivery(
-            name=task.name, url=http.url, status=None, attempt=entry.dispatch_count + 1,
-            time=time.time(), duplicate=duplicate, headers=headers, body=bytes(http.body),
+            name=task.name,
+            url=http.url,
+            status=None,
+            attempt=entry.dispatch_count + 1,
+            time=time.time(),
+            duplicate=duplicate,
+            headers=headers,
+            body=bytes(http.body),
         )
         try:
             response = requests.request(
-                verb, http.url, headers=headers, data=bytes(http.body) or None,
-                timeout=timeout, allow_redirects=False,
+                verb,
+                http.url,
+                headers=headers,
+                data=bytes(http.body) or None,
+                timeout=timeout,
+                allow_redirects=False,
             )
             record.status = response.status_code
         except requests.RequestException as exc:

@@ -79,11 +79,14 @@ class Distribution:
             counts.pop()
         deviation = max(self.squares - self.count * self.mean * self.mean, 0.0)
         return distribution_pb2.Distribution(
-            count=self.count, mean=self.mean, sum_of_squared_deviation=deviation,
+            count=self.count,
+            mean=self.mean,
+            sum_of_squared_deviation=deviation,
             bucket_options=distribution_pb2.Distribution.BucketOptions(
                 exponential_buckets=distribution_pb2.Distribution.BucketOptions.Exponential(
-                    num_finite_buckets=self.BUCKETS, growth_factor=self.GROWTH,
-                    scale=self.SCALE)),
+                    num_finite_buckets=self.BUCKETS, growth_factor=self.GROWTH, scale=self.SCALE
+                )
+            ),
             bucket_counts=counts,
         )
 
@@ -148,8 +151,11 @@ class Filter:
     def matches(self, key: Key) -> bool:
         """True when a series satisfies every condition."""
         for scope, label, op, operand in self.conditions:
-            actual = key.resource_type if (scope, label) == ("resource", "type") else \
-                key.label(scope, label)
+            actual = (
+                key.resource_type
+                if (scope, label) == ("resource", "type")
+                else key.label(scope, label)
+            )
             if not _compare(actual, op, operand):
                 return False
         return True
@@ -166,8 +172,10 @@ class Filter:
 
 # filter ----------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<op>!=|=|\(|\)|,)'
-                    r"|(?P<word>[A-Za-z_][A-Za-z0-9_./-]*))")
+_TOKEN = re.compile(
+    r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<op>!=|=|\(|\)|,)'
+    r"|(?P<word>[A-Za-z_][A-Za-z0-9_./-]*))"
+)
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -246,10 +254,14 @@ def _operand(tokens, i, text):
 def _field(field: str) -> tuple[str, str]:
     if field in ("metric.type", "resource.type"):
         return tuple(field.split("."))
-    for prefix, scope in (("resource.labels.", "resource"), ("resource.label.", "resource"),
-                          ("metric.labels.", "metric"), ("metric.label.", "metric")):
+    for prefix, scope in (
+        ("resource.labels.", "resource"),
+        ("resource.label.", "resource"),
+        ("metric.labels.", "metric"),
+        ("metric.label.", "metric"),
+    ):
         if field.startswith(prefix) and len(field) > len(prefix):
-            return scope, field[len(prefix):]
+            return scope, field[len(prefix) :]
     raise invalid(f"unsupported filter field {field!r}")
 
 
@@ -278,14 +290,32 @@ def group_field(field: str) -> tuple[str, str]:
 
 # aggregation ------------------------------------------------------------------------------
 
-_ALIGNERS = {Aligner.ALIGN_NONE, Aligner.ALIGN_DELTA, Aligner.ALIGN_SUM, Aligner.ALIGN_RATE,
-             Aligner.ALIGN_MEAN, Aligner.ALIGN_MIN, Aligner.ALIGN_MAX, Aligner.ALIGN_COUNT,
-             Aligner.ALIGN_PERCENTILE_99, Aligner.ALIGN_PERCENTILE_95,
-             Aligner.ALIGN_PERCENTILE_50, Aligner.ALIGN_PERCENTILE_05}
-_REDUCERS = {Reducer.REDUCE_NONE, Reducer.REDUCE_SUM, Reducer.REDUCE_MEAN, Reducer.REDUCE_MIN,
-             Reducer.REDUCE_MAX, Reducer.REDUCE_COUNT, Reducer.REDUCE_PERCENTILE_99,
-             Reducer.REDUCE_PERCENTILE_95, Reducer.REDUCE_PERCENTILE_50,
-             Reducer.REDUCE_PERCENTILE_05}
+_ALIGNERS = {
+    Aligner.ALIGN_NONE,
+    Aligner.ALIGN_DELTA,
+    Aligner.ALIGN_SUM,
+    Aligner.ALIGN_RATE,
+    Aligner.ALIGN_MEAN,
+    Aligner.ALIGN_MIN,
+    Aligner.ALIGN_MAX,
+    Aligner.ALIGN_COUNT,
+    Aligner.ALIGN_PERCENTILE_99,
+    Aligner.ALIGN_PERCENTILE_95,
+    Aligner.ALIGN_PERCENTILE_50,
+    Aligner.ALIGN_PERCENTILE_05,
+}
+_REDUCERS = {
+    Reducer.REDUCE_NONE,
+    Reducer.REDUCE_SUM,
+    Reducer.REDUCE_MEAN,
+    Reducer.REDUCE_MIN,
+    Reducer.REDUCE_MAX,
+    Reducer.REDUCE_COUNT,
+    Reducer.REDUCE_PERCENTILE_99,
+    Reducer.REDUCE_PERCENTILE_95,
+    Reducer.REDUCE_PERCENTILE_50,
+    Reducer.REDUCE_PERCENTILE_05,
+}
 
 
 def check_aggregation(aligner: Aligner, reducer: Reducer, period: float) -> None:
@@ -297,8 +327,10 @@ def check_aggregation(aligner: Aligner, reducer: Reducer, period: float) -> None
     if reducer != Reducer.REDUCE_NONE and aligner == Aligner.ALIGN_NONE:
         raise invalid("cross_series_reducer requires a per_series_aligner other than ALIGN_NONE")
     if aligner != Aligner.ALIGN_NONE and period < 60:
-        raise invalid("aggregation.alignment_period must be at least 60 seconds when a "
-                       "per_series_aligner is set")
+        raise invalid(
+            "aggregation.alignment_period must be at least 60 seconds when a "
+            "per_series_aligner is set"
+        )
 
 
 def alignment_periods(start: float, end: float, period: float) -> list[tuple[float, float]]:
@@ -326,8 +358,9 @@ def raw_series(samples: list[Sample]) -> list[dict]:
     """Unaligned series (ALIGN_NONE): every point as stored, newest first."""
     series: dict[Key, dict] = {}
     for sample in sorted(samples, key=lambda s: s.end, reverse=True):
-        entry = series.setdefault(sample.key, _new_series(sample.key, sample.kind,
-                                                          sample.value_type))
+        entry = series.setdefault(
+            sample.key, _new_series(sample.key, sample.kind, sample.value_type)
+        )
         entry["points"].append((sample.start, sample.end, sample.value))
     return list(series.values())
 
@@ -343,8 +376,10 @@ def align(samples, aligner, periods, period) -> list[dict]:
         out_kind, out_type = _aligned_kind(aligner, kind, value_type, key.metric_type)
         entry = _new_series(key, out_kind, out_type)
         for p_start, p_end in periods:
-            inside = sorted((s for s in members if p_start < s.end <= p_end
-                             or s.end == p_start == p_end), key=lambda s: s.end)
+            inside = sorted(
+                (s for s in members if p_start < s.end <= p_end or s.end == p_start == p_end),
+                key=lambda s: s.end,
+            )
             if inside:
                 value = _align_values(aligner, kind, [s.value for s in inside], period)
                 entry["points"].append((p_start, p_end, value))
@@ -357,13 +392,16 @@ def _aligned_kind(aligner, kind, value_type, metric_type) -> tuple[int, int]:
     dist = value_type == ValueType.DISTRIBUTION
     numeric = value_type in (ValueType.INT64, ValueType.DOUBLE)
     if not (dist or numeric or aligner == Aligner.ALIGN_COUNT):
-        raise invalid(f"{aligner.name} cannot be applied to {ValueType.Name(value_type)} "
-                       f"values of {metric_type}")
+        raise invalid(
+            f"{aligner.name} cannot be applied to {ValueType.Name(value_type)} "
+            f"values of {metric_type}"
+        )
     if aligner in (Aligner.ALIGN_DELTA, Aligner.ALIGN_RATE) and kind == Kind.GAUGE:
         raise invalid(f"{aligner.name} cannot be applied to GAUGE metric {metric_type}")
     if aligner == Aligner.ALIGN_RATE and dist:
-        raise invalid("The aligner cannot be applied to metrics with kind DELTA and value "
-                       "type DISTRIBUTION.")
+        raise invalid(
+            "The aligner cannot be applied to metrics with kind DELTA and value type DISTRIBUTION."
+        )
     if aligner in (Aligner.ALIGN_MIN, Aligner.ALIGN_MAX) and dist:
         raise invalid(f"{aligner.name} cannot be applied to DISTRIBUTION values")
     cumulative_ok = (Aligner.ALIGN_DELTA, Aligner.ALIGN_RATE, Aligner.ALIGN_COUNT)
@@ -399,17 +437,28 @@ def reduce_series(series: list[dict], reducer, group_by) -> list[dict]:
     for entry in series:
         key: Key = entry["key"]
         group = (key.metric_type, key.resource_type) + tuple(
-            key.resource_type if f == ("resource", "type") else key.label(*f) for f in group_by)
+            key.resource_type if f == ("resource", "type") else key.label(*f) for f in group_by
+        )
         groups.setdefault(group, []).append(entry)
     out = []
     for members in groups.values():
         first: Key = members[0]["key"]
-        resource = {f[1]: first.label(*f) for f in group_by
-                    if f[0] == "resource" and f[1] != "type" and first.label(*f) is not None}
-        metric = {f[1]: first.label(*f) for f in group_by
-                  if f[0] == "metric" and first.label(*f) is not None}
-        key = Key(first.metric_type, first.resource_type, tuple(sorted(resource.items())),
-                   tuple(sorted(metric.items())))
+        resource = {
+            f[1]: first.label(*f)
+            for f in group_by
+            if f[0] == "resource" and f[1] != "type" and first.label(*f) is not None
+        }
+        metric = {
+            f[1]: first.label(*f)
+            for f in group_by
+            if f[0] == "metric" and first.label(*f) is not None
+        }
+        key = Key(
+            first.metric_type,
+            first.resource_type,
+            tuple(sorted(resource.items())),
+            tuple(sorted(metric.items())),
+        )
         kind, value_type = members[0]["kind"], members[0]["value_type"]
         if reducer == Reducer.REDUCE_COUNT:
             kind, value_type = Kind.GAUGE, ValueType.INT64
@@ -468,9 +517,15 @@ def _summary(op, values: list) -> float:
 
 # output ----------------------------------------------------------------------------------
 
+
 def _new_series(key: Key, kind: int, value_type: int) -> dict:
-    return {"key": key, "kind": kind, "value_type": value_type, "points": [],
-            "sort": (key.resource_labels, key.metric_labels)}
+    return {
+        "key": key,
+        "kind": kind,
+        "value_type": value_type,
+        "points": [],
+        "sort": (key.resource_labels, key.metric_labels),
+    }
 
 
 def _typed(value_type: int, value) -> monitoring_v3.TypedValue:
@@ -492,16 +547,20 @@ def series_pb(entry: dict, headers_only: bool) -> monitoring_v3.TimeSeries:
     if not headers_only:
         for start, end, value in entry["points"]:
             begin = end if entry["kind"] == Kind.GAUGE else start
-            points.append(monitoring_v3.Point(
-                interval=monitoring_v3.TimeInterval(start_time=to_datetime(begin),
-                                                    end_time=to_datetime(end)),
-                value=_typed(entry["value_type"], value)))
+            points.append(
+                monitoring_v3.Point(
+                    interval=monitoring_v3.TimeInterval(
+                        start_time=to_datetime(begin), end_time=to_datetime(end)
+                    ),
+                    value=_typed(entry["value_type"], value),
+                )
+            )
     return monitoring_v3.TimeSeries(
         metric=metric_pb2.Metric(type=key.metric_type, labels=dict(key.metric_labels)),
         resource=monitored_resource_pb2.MonitoredResource(
-            type=key.resource_type, labels=dict(key.resource_labels)),
+            type=key.resource_type, labels=dict(key.resource_labels)
+        ),
         metric_kind=entry["kind"],
         value_type=entry["value_type"],
         points=points,
     )
-

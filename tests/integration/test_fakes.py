@@ -47,8 +47,13 @@ class Target:
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 target.received.append(
-                    {"at": time.time(), "path": self.path, "headers": dict(self.headers),
-                     "body": body})
+                    {
+                        "at": time.time(),
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                    }
+                )
                 status = target.statuses.pop(0) if target.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -68,16 +73,21 @@ class Target:
 @pytest.fixture(scope="module")
 def key():
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return pem, private.public_key()
 
 
 @pytest.fixture(scope="module")
 def fake(key):
-    with FakeGoogleApis(signer=rs256_signer(key[0], kid="test-kid"), min_backoff=0.05,
-                        max_backoff=0.2, max_attempts=5,
-                        tag_url_template="http://127.0.0.1:9/{service}/{tag}") as server:
+    with FakeGoogleApis(
+        signer=rs256_signer(key[0], kid="test-kid"),
+        min_backoff=0.05,
+        max_backoff=0.2,
+        max_attempts=5,
+        tag_url_template="http://127.0.0.1:9/{service}/{tag}",
+    ) as server:
         yield server
 
 
@@ -123,14 +133,20 @@ def revisions(channel):
 @pytest.fixture(scope="module")
 def metrics(channel):
     transport = monitoring_v3.services.metric_service.transports.MetricServiceGrpcTransport(
-        channel=channel)
+        channel=channel
+    )
     return monitoring_v3.MetricServiceClient(transport=transport)
 
 
 def http_task(url, name=None, delay=None, audience=""):
-    task = {"http_request": {"url": url, "body": b'{"job_id": "j1"}',
-                             "headers": {"Content-Type": "application/json"},
-                             "oidc_token": {"service_account_email": SA, "audience": audience}}}
+    task = {
+        "http_request": {
+            "url": url,
+            "body": b'{"job_id": "j1"}',
+            "headers": {"Content-Type": "application/json"},
+            "oidc_token": {"service_account_email": SA, "audience": audience},
+        }
+    }
     if name:
         task["name"] = f"{QUEUE}/tasks/{name}"
     if delay is not None:
@@ -146,6 +162,7 @@ def wait_for(predicate, timeout=5.0):
 
 
 # Cloud Tasks ---------------------------------------------------------------------------------
+
 
 def test_a_task_name_is_unique_for_ever(fake, tasks, target):
     fake.tasks.pause()
@@ -177,8 +194,9 @@ def test_schedule_time_is_honoured(fake, tasks, target):
 
 def test_delivery_carries_a_verifiable_google_oidc_token(fake, tasks, target, key):
     tasks.create_task(parent=QUEUE, task=http_task(target.url, "oidc"))
-    tasks.create_task(parent=QUEUE, task=http_task(target.url, "oidc-aud",
-                                                   audience="https://worker.example"))
+    tasks.create_task(
+        parent=QUEUE, task=http_task(target.url, "oidc-aud", audience="https://worker.example")
+    )
     assert fake.tasks.wait_idle(5)
     by_name = {r["headers"]["X-CloudTasks-TaskName"]: r for r in target.received}
     first = by_name["oidc"]
@@ -187,13 +205,20 @@ def test_delivery_carries_a_verifiable_google_oidc_token(fake, tasks, target, ke
     assert first["headers"]["X-CloudTasks-QueueName"] == "deployq"
     token = first["headers"]["Authorization"].removeprefix("Bearer ")
     assert jwt.get_unverified_header(token)["kid"] == "test-kid"
-    claims = jwt.decode(token, key[1], algorithms=["RS256"], audience=target.url,
-                        issuer="https://accounts.google.com")
+    claims = jwt.decode(
+        token,
+        key[1],
+        algorithms=["RS256"],
+        audience=target.url,
+        issuer="https://accounts.google.com",
+    )
     assert claims["email"] == SA and claims["email_verified"] is True
     assert claims["exp"] - claims["iat"] == 3600 and claims["sub"]
     other = by_name["oidc-aud"]["headers"]["Authorization"].removeprefix("Bearer ")
-    assert jwt.decode(other, key[1], algorithms=["RS256"],
-                      audience="https://worker.example")["email"] == SA
+    assert (
+        jwt.decode(other, key[1], algorithms=["RS256"], audience="https://worker.example")["email"]
+        == SA
+    )
     with pytest.raises(jwt.InvalidSignatureError):
         wrong = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
         jwt.decode(token, wrong, algorithms=["RS256"], audience=target.url)
@@ -251,7 +276,9 @@ def test_duplicates_lost_tasks_and_synchronous_dispatch(fake, tasks, target):
     fake.tasks.duplicate_next(1)
     records = fake.tasks.run_due()
     assert [(r.name, r.status, r.duplicate) for r in records] == [
-        (kept.name, 200, False), (kept.name, 200, True)]
+        (kept.name, 200, False),
+        (kept.name, 200, True),
+    ]
     assert len(target.received) == 2
     assert [t.name for t in fake.tasks.pending()] == [future.name]
     assert [r.name for r in fake.tasks.run_due(until=time.time() + 7200)] == [future.name]
@@ -261,22 +288,34 @@ def test_bad_task_requests_are_invalid_argument(tasks):
     with pytest.raises(exceptions.InvalidArgument):
         tasks.create_task(parent=QUEUE, task=http_task("ftp://x"))
     with pytest.raises(exceptions.InvalidArgument):
-        tasks.create_task(parent=QUEUE, task={"name": "projects/p/locations/l/queues/other/tasks/a",
-                                              "http_request": {"url": "http://x"}})
+        tasks.create_task(
+            parent=QUEUE,
+            task={
+                "name": "projects/p/locations/l/queues/other/tasks/a",
+                "http_request": {"url": "http://x"},
+            },
+        )
     assert tasks.get_queue(name=QUEUE).state == tasks_v2.Queue.State.RUNNING
 
 
 # Cloud Run -----------------------------------------------------------------------------------
 
+
 def add_web(fake):
-    fake.run.add_service("proj", "europe-west1", "web",
-                         revisions=["web-00001-abc", "web-00002-def"],
-                         traffic=[{"revision": "web-00001-abc", "percent": 100}])
+    fake.run.add_service(
+        "proj",
+        "europe-west1",
+        "web",
+        revisions=["web-00001-abc", "web-00002-def"],
+        traffic=[{"revision": "web-00001-abc", "percent": 100}],
+    )
 
 
 def split(*entries):
-    return [run_v2.TrafficTarget(type_=REVISION, revision=rev, percent=pct, tag=tag)
-            for rev, pct, tag in entries]
+    return [
+        run_v2.TrafficTarget(type_=REVISION, revision=rev, percent=pct, tag=tag)
+        for rev, pct, tag in entries
+    ]
 
 
 def test_get_and_update_service_traffic(fake, services):
@@ -288,14 +327,21 @@ def test_get_and_update_service_traffic(fake, services):
     updated = services.update_service(service=service).result(timeout=5)
     assert updated.etag != service.etag
     statuses = [(t.revision, t.percent, t.tag, t.uri) for t in updated.traffic_statuses]
-    assert statuses == [("web-00001-abc", 90, "", ""),
-                        ("web-00002-def", 10, "canary", "http://127.0.0.1:9/web/canary")]
+    assert statuses == [
+        ("web-00001-abc", 90, "", ""),
+        ("web-00002-def", 10, "canary", "http://127.0.0.1:9/web/canary"),
+    ]
     state = fake.run.service("proj", "europe-west1", "web")
     assert state["etag"] == updated.etag
-    assert state["traffic"] == [{"revision": "web-00001-abc", "percent": 90, "tag": ""},
-                                {"revision": "web-00002-def", "percent": 10, "tag": "canary"}]
-    assert fake.run.updates[-1]["traffic"][1] == {"revision": "web-00002-def", "percent": 10,
-                                                  "tag": "canary"}
+    assert state["traffic"] == [
+        {"revision": "web-00001-abc", "percent": 90, "tag": ""},
+        {"revision": "web-00002-def", "percent": 10, "tag": "canary"},
+    ]
+    assert fake.run.updates[-1]["traffic"][1] == {
+        "revision": "web-00002-def",
+        "percent": 10,
+        "tag": "canary",
+    }
 
 
 def test_stale_etag_is_aborted_and_bad_traffic_invalid(fake, services):
@@ -332,25 +378,38 @@ def test_delete_revision_only_when_it_serves_no_traffic(fake, services, revision
     with pytest.raises(exceptions.NotFound):
         revisions.get_revision(name=f"{SERVICE}/revisions/web-00002-def")
     assert [r.name.rsplit("/", 1)[-1] for r in revisions.list_revisions(parent=SERVICE)] == [
-        "web-00001-abc"]
+        "web-00001-abc"
+    ]
 
 
 # Cloud Monitoring ----------------------------------------------------------------------------
 
+
 def window(now, seconds=120):
-    return {"start_time": dt.datetime.fromtimestamp(now - seconds, dt.UTC),
-            "end_time": dt.datetime.fromtimestamp(now, dt.UTC)}
+    return {
+        "start_time": dt.datetime.fromtimestamp(now - seconds, dt.UTC),
+        "end_time": dt.datetime.fromtimestamp(now, dt.UTC),
+    }
 
 
 def query(metrics, now, metric, aligner, reducer, group_by, extra=""):
-    return list(metrics.list_time_series(request={
-        "name": "projects/proj",
-        "filter": f'metric.type = "{metric}" AND resource.type = "cloud_run_revision" AND '
-                  f'resource.labels.service_name = "web"{extra}',
-        "interval": window(now),
-        "aggregation": {"alignment_period": {"seconds": 120}, "per_series_aligner": aligner,
-                        "cross_series_reducer": reducer, "group_by_fields": group_by},
-    }, retry=None))
+    return list(
+        metrics.list_time_series(
+            request={
+                "name": "projects/proj",
+                "filter": f'metric.type = "{metric}" AND resource.type = "cloud_run_revision" AND '
+                f'resource.labels.service_name = "web"{extra}',
+                "interval": window(now),
+                "aggregation": {
+                    "alignment_period": {"seconds": 120},
+                    "per_series_aligner": aligner,
+                    "cross_series_reducer": reducer,
+                    "group_by_fields": group_by,
+                },
+            },
+            retry=None,
+        )
+    )
 
 
 def test_request_counts_and_percentiles_for_canary_and_stable_in_one_query(fake, metrics):
@@ -366,32 +425,65 @@ def test_request_counts_and_percentiles_for_canary_and_stable_in_one_query(fake,
     mon.add_latencies("proj", "web", "web-00002-def", now - 30, [120.0] * 98 + [5700.0] * 2)
     mon.add_latencies("proj", "web", "web-00001-abc", now - 30, [80.0] * 100)
 
-    counts = query(metrics, now, "run.googleapis.com/request_count", Aligner.ALIGN_DELTA,
-                   Reducer.REDUCE_SUM,
-                   ["resource.label.revision_name", "metric.label.response_code_class"],
-                   ' AND resource.labels.revision_name = one_of("web-00001-abc", "web-00002-def")')
-    table = {(ts.resource.labels["revision_name"], ts.metric.labels["response_code_class"]):
-             sum(p.value.int64_value for p in ts.points) for ts in counts}
-    assert table == {("web-00001-abc", "2xx"): 1000, ("web-00002-def", "2xx"): 95,
-                     ("web-00002-def", "4xx"): 7, ("web-00002-def", "5xx"): 4}
+    counts = query(
+        metrics,
+        now,
+        "run.googleapis.com/request_count",
+        Aligner.ALIGN_DELTA,
+        Reducer.REDUCE_SUM,
+        ["resource.label.revision_name", "metric.label.response_code_class"],
+        ' AND resource.labels.revision_name = one_of("web-00001-abc", "web-00002-def")',
+    )
+    table = {
+        (ts.resource.labels["revision_name"], ts.metric.labels["response_code_class"]): sum(
+            p.value.int64_value for p in ts.points
+        )
+        for ts in counts
+    }
+    assert table == {
+        ("web-00001-abc", "2xx"): 1000,
+        ("web-00002-def", "2xx"): 95,
+        ("web-00002-def", "4xx"): 7,
+        ("web-00002-def", "5xx"): 4,
+    }
 
-    p99 = query(metrics, now, "run.googleapis.com/request_latencies", Aligner.ALIGN_DELTA,
-                Reducer.REDUCE_PERCENTILE_99, ["resource.label.revision_name"])
+    p99 = query(
+        metrics,
+        now,
+        "run.googleapis.com/request_latencies",
+        Aligner.ALIGN_DELTA,
+        Reducer.REDUCE_PERCENTILE_99,
+        ["resource.label.revision_name"],
+    )
     values = {ts.resource.labels["revision_name"]: ts.points[0].value.double_value for ts in p99}
     assert values["web-00001-abc"] == pytest.approx(80.0)
     assert 4000 < values["web-00002-def"] <= 5700.0
 
-    dists = query(metrics, now, "run.googleapis.com/request_latencies", Aligner.ALIGN_DELTA,
-                  Reducer.REDUCE_SUM, ["resource.label.revision_name"])
+    dists = query(
+        metrics,
+        now,
+        "run.googleapis.com/request_latencies",
+        Aligner.ALIGN_DELTA,
+        Reducer.REDUCE_SUM,
+        ["resource.label.revision_name"],
+    )
     canary = next(ts for ts in dists if ts.resource.labels["revision_name"] == "web-00002-def")
     dist = canary.points[0].value.distribution_value
     assert dist.count == 100 and dist.bucket_options.exponential_buckets.growth_factor == 1.4
     assert sum(dist.bucket_counts) == 100
 
-    raw = query(metrics, now, "run.googleapis.com/request_count", Aligner.ALIGN_NONE,
-                Reducer.REDUCE_NONE, [], ' AND metric.labels.response_code_class = "5xx"')
-    assert [(dict(ts.resource.labels)["location"], ts.metric.labels["response_code"])
-            for ts in raw] == [("us-central1", "500")]
+    raw = query(
+        metrics,
+        now,
+        "run.googleapis.com/request_count",
+        Aligner.ALIGN_NONE,
+        Reducer.REDUCE_NONE,
+        [],
+        ' AND metric.labels.response_code_class = "5xx"',
+    )
+    assert [
+        (dict(ts.resource.labels)["location"], ts.metric.labels["response_code"]) for ts in raw
+    ] == [("us-central1", "500")]
 
 
 def test_scripted_windows_rates_and_percentile_aligners(fake, metrics):
@@ -406,62 +498,126 @@ def test_scripted_windows_rates_and_percentile_aligners(fake, metrics):
 
     fake.monitoring.script(script)
     now = time.time()
-    rates = query(metrics, now, "run.googleapis.com/request_count", Aligner.ALIGN_RATE,
-                  Reducer.REDUCE_SUM, ["resource.label.revision_name"])
-    assert {ts.resource.labels["revision_name"]: ts.points[0].value.double_value
-            for ts in rates} == {"web-00001-abc": 2.0, "web-00002-def": 1.0}
+    rates = query(
+        metrics,
+        now,
+        "run.googleapis.com/request_count",
+        Aligner.ALIGN_RATE,
+        Reducer.REDUCE_SUM,
+        ["resource.label.revision_name"],
+    )
+    assert {
+        ts.resource.labels["revision_name"]: ts.points[0].value.double_value for ts in rates
+    } == {"web-00001-abc": 2.0, "web-00002-def": 1.0}
     assert ("web-00002-def", 120.0) in seen
-    p95 = query(metrics, now, "run.googleapis.com/request_latencies", Aligner.ALIGN_PERCENTILE_95,
-                Reducer.REDUCE_NONE, [], ' AND resource.labels.revision_name = "web-00002-def"')
+    p95 = query(
+        metrics,
+        now,
+        "run.googleapis.com/request_latencies",
+        Aligner.ALIGN_PERCENTILE_95,
+        Reducer.REDUCE_NONE,
+        [],
+        ' AND resource.labels.revision_name = "web-00002-def"',
+    )
     assert [ts.points[0].value.double_value for ts in p95] == [pytest.approx(900.0)]
     assert p95[0].resource.labels["location"] == "europe-west1"
 
 
 def test_unsupported_queries_outages_and_written_series(fake, metrics):
     now = time.time()
-    for bad in ('metric.type = "run.googleapis.com/request_count" OR resource.type = "x"',
-                'resource.type = "cloud_run_revision"',
-                'metric.type = "run.googleapis.com/request_count" AND foo.bar = "x"'):
+    for bad in (
+        'metric.type = "run.googleapis.com/request_count" OR resource.type = "x"',
+        'resource.type = "cloud_run_revision"',
+        'metric.type = "run.googleapis.com/request_count" AND foo.bar = "x"',
+    ):
         with pytest.raises(exceptions.InvalidArgument):
-            metrics.list_time_series(request={"name": "projects/proj", "filter": bad,
-                                              "interval": window(now)}, retry=None)
+            metrics.list_time_series(
+                request={"name": "projects/proj", "filter": bad, "interval": window(now)},
+                retry=None,
+            )
     with pytest.raises(exceptions.InvalidArgument, match="60 seconds"):
-        list(metrics.list_time_series(request={
-            "name": "projects/proj", "filter": 'metric.type = "run.googleapis.com/request_count"',
-            "interval": window(now),
-            "aggregation": {"alignment_period": {"seconds": 5},
-                            "per_series_aligner": Aligner.ALIGN_DELTA}}, retry=None))
+        list(
+            metrics.list_time_series(
+                request={
+                    "name": "projects/proj",
+                    "filter": 'metric.type = "run.googleapis.com/request_count"',
+                    "interval": window(now),
+                    "aggregation": {
+                        "alignment_period": {"seconds": 5},
+                        "per_series_aligner": Aligner.ALIGN_DELTA,
+                    },
+                },
+                retry=None,
+            )
+        )
     fake.monitoring.fail_next(1)
     with pytest.raises(exceptions.ServiceUnavailable):
-        query(metrics, now, "run.googleapis.com/request_count", Aligner.ALIGN_DELTA,
-              Reducer.REDUCE_SUM, [])
-    assert query(metrics, now, "run.googleapis.com/request_count", Aligner.ALIGN_DELTA,
-                 Reducer.REDUCE_SUM, []) == []
+        query(
+            metrics,
+            now,
+            "run.googleapis.com/request_count",
+            Aligner.ALIGN_DELTA,
+            Reducer.REDUCE_SUM,
+            [],
+        )
+    assert (
+        query(
+            metrics,
+            now,
+            "run.googleapis.com/request_count",
+            Aligner.ALIGN_DELTA,
+            Reducer.REDUCE_SUM,
+            [],
+        )
+        == []
+    )
     fake.monitoring.fail_all(True)
     for _ in range(2):
         with pytest.raises(exceptions.ServiceUnavailable):
-            query(metrics, now, "run.googleapis.com/request_count", Aligner.ALIGN_DELTA,
-                  Reducer.REDUCE_SUM, [])
+            query(
+                metrics,
+                now,
+                "run.googleapis.com/request_count",
+                Aligner.ALIGN_DELTA,
+                Reducer.REDUCE_SUM,
+                [],
+            )
     fake.monitoring.fail_all(False)
 
     series = monitoring_v3.TimeSeries(
-        metric={"type": "custom.googleapis.com/deployq/canary_traffic_percent",
-                "labels": {"service": "web"}},
+        metric={
+            "type": "custom.googleapis.com/deployq/canary_traffic_percent",
+            "labels": {"service": "web"},
+        },
         resource={"type": "global", "labels": {"project_id": "proj"}},
-        points=[{"interval": {"end_time": dt.datetime.fromtimestamp(now - 5, dt.UTC)},
-                 "value": {"int64_value": 10}}])
+        points=[
+            {
+                "interval": {"end_time": dt.datetime.fromtimestamp(now - 5, dt.UTC)},
+                "value": {"int64_value": 10},
+            }
+        ],
+    )
     metrics.create_time_series(name="projects/proj", time_series=[series])
     written = fake.monitoring.written[-1]
     assert (written["metric_type"], written["metric_labels"], written["value"]) == (
-        "custom.googleapis.com/deployq/canary_traffic_percent", {"service": "web"}, 10)
-    back = list(metrics.list_time_series(request={
-        "name": "projects/proj",
-        "filter": 'metric.type = "custom.googleapis.com/deployq/canary_traffic_percent"',
-        "interval": window(now)}))
+        "custom.googleapis.com/deployq/canary_traffic_percent",
+        {"service": "web"},
+        10,
+    )
+    back = list(
+        metrics.list_time_series(
+            request={
+                "name": "projects/proj",
+                "filter": 'metric.type = "custom.googleapis.com/deployq/canary_traffic_percent"',
+                "interval": window(now),
+            }
+        )
+    )
     assert back[0].points[0].value.int64_value == 10
 
 
 # Server --------------------------------------------------------------------------------------
+
 
 def test_calls_are_counted_per_method(fake, tasks, services):
     add_web(fake)
@@ -478,20 +634,38 @@ def test_process_mode_serves_until_sigterm(tmp_path, key):
     pem = tmp_path / "key.pem"
     pem.write_bytes(key[0])
     seed = tmp_path / "seed.json"
-    seed.write_text('{"services": [{"project": "proj", "region": "europe-west1", '
-                    '"service": "web", "revisions": ["web-00001-abc"]}]}')
+    seed.write_text(
+        '{"services": [{"project": "proj", "region": "europe-west1", '
+        '"service": "web", "revisions": ["web-00001-abc"]}]}'
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes", "--port", "0", "--private-key", str(pem),
-         "--kid", "k1", "--seed", str(seed)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes",
+            "--port",
+            "0",
+            "--private-key",
+            str(pem),
+            "--kid",
+            "k1",
+            "--seed",
+            str(seed),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("fake google apis listening on 127.0.0.1:")
         address = line.rsplit(" ", 1)[-1]
         with grpc.insecure_channel(address) as chan:
             client = run_v2.ServicesClient(
-                transport=run_v2.services.services.transports.ServicesGrpcTransport(channel=chan))
+                transport=run_v2.services.services.transports.ServicesGrpcTransport(channel=chan)
+            )
             assert client.get_service(name=SERVICE).traffic[0].revision == "web-00001-abc"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
