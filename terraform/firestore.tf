@@ -97,7 +97,9 @@ locals {
   unindexed_fields = toset([
     "outbox/event", "outbox/events_json", "audit_logs/before", "audit_logs/after",
     "dora_days/outcomes", "dora_days/restores", "dora_taxonomies/failures",
-    "dora_taxonomies/deploys", "runbooks/content",
+    "dora_taxonomies/deploys", "runbooks/content", "chunks/text", "chunks/data",
+    "before_images/data", "pk_mappings/data", "package_deployments/pk_mapping_json",
+    "packages/filter_json",
   ])
 }
 
@@ -110,4 +112,19 @@ resource "google_firestore_field" "unindexed" {
   field      = split("/", each.value)[1]
 
   index_config {}
+}
+
+# The worker finds a job by id across organisations (a task body without `organisation`).
+resource "google_firestore_field" "job_id_group" {
+  project    = var.project_id
+  database   = google_firestore_database.deployq.name
+  collection = "jobs"
+  field      = "job_id"
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION_GROUP"
+    }
+  }
 }

@@ -124,6 +124,15 @@ resource "google_cloud_tasks_queue_iam_member" "task_deleter" {
   member   = local.function_members["packages"]
 }
 
+# The worker reads the queue's retry settings and its own task (last attempt or not).
+resource "google_cloud_tasks_queue_iam_member" "worker_viewer" {
+  project  = var.project_id
+  location = google_cloud_tasks_queue.jobs.location
+  name     = google_cloud_tasks_queue.jobs.name
+  role     = "roles/cloudtasks.viewer"
+  member   = local.function_members["worker"]
+}
+
 # A task carrying an OIDC token for the tasks invoker needs actAs on that account only.
 resource "google_service_account_iam_member" "tasks_invoker_user" {
   for_each = toset(["packages", "canary", "worker"])

@@ -79,6 +79,6 @@ def public_job(record: dict[str, Any]) -> dict[str, Any]:
 class TaskBody(BaseModel):
     """What a Cloud Task delivers to the worker."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     job_id: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
     organisation: Optional[Annotated[str, StringConstraints(strict=True, max_length=100)]] = None

@@ -44,7 +44,7 @@ class PackageStatus(str, Enum):
 
 
 class ForeignKey(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     column: Column
     references: Annotated[str, StringConstraints(strict=True, pattern=r"^[^./]+\.[^.]+$")]
 
@@ -58,14 +58,14 @@ class ForeignKey(BaseModel):
 
 
 class TableSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     name: CollectionName
     primary_key: Column = "id"
     foreign_keys: list[ForeignKey] = Field(default_factory=list, max_length=100)
 
 
 class PackageFilter(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     tables: Optional[list[Union[CollectionName, TableSpec]]] = Field(None, max_length=500)
     collections: Optional[list[CollectionName]] = Field(None, max_length=500)
     where_clause: Optional[dict[str, Union[str, list[Any]]]] = None
@@ -76,6 +76,8 @@ class PackageFilter(BaseModel):
 
 
 class PackageCreate(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     name: Name
     version: Name
     package_type: PackageType
@@ -116,6 +118,8 @@ class PackageCreate(BaseModel):
 
 
 class PackageUpdate(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     description: Text = None
     status: Optional[Literal["active", "archived"]] = None
     tags: Optional[list[Tag]] = Field(None, max_length=100)
@@ -123,7 +127,7 @@ class PackageUpdate(BaseModel):
 
 
 class PackageListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     package_type: Optional[PackageType] = None
     environment: Optional[str] = None
     status: Optional[PackageStatus] = None
@@ -132,13 +136,13 @@ class PackageListQuery(BaseModel):
 
 
 class PageQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     limit: int = Field(50, ge=1, le=1000)
     offset: int = Field(0, ge=0)
 
 
 class DeploymentListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     environment: Optional[str] = None
     is_active: Optional[bool] = None
     package_id: Optional[str] = None
@@ -149,7 +153,7 @@ class DeploymentListQuery(BaseModel):
 class DeployOptions(BaseModel):
     """The deploy options of the Package Deployment API document."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     skip_existing: StrictBool = False
     update_existing: StrictBool = False
     validate_references: StrictBool = False
@@ -167,7 +171,7 @@ class DeployOptions(BaseModel):
 
 
 class DeployRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     environment: Name
     options: DeployOptions = Field(default_factory=DeployOptions)
     run_as_background: StrictBool = False
@@ -185,13 +189,13 @@ class DeployRequest(BaseModel):
 
 
 class GenerateRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     format: Literal["json", "zip"] = "json"
     run_as_background: StrictBool = False
 
 
 class ImportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     package_data: dict[str, Any]
     environment: Optional[Name] = None
 

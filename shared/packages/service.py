@@ -141,7 +141,12 @@ class Packages:
         if environment is not None:
             environment_or_400(self.settings, environment)
         tables = codec.validate_contents(package_type, data.get(codec.data_key(package_type)))
-        checksum, size, _ = self._write(package_type, tables, None)
+        try:
+            checksum, size, _ = self._write(package_type, tables, None)
+        except ValueError as exc:  # NaN or infinity, which JSON cannot carry
+            raise codec.PackageFormatError(
+                f"the contents hold a value JSON cannot carry: {exc}"
+            ) from None
         declared = data.get("checksum")
         if declared is not None and declared != checksum:
             raise BadRequest(

@@ -249,3 +249,15 @@ def test_a_document_the_target_refuses_fails_the_deploy_cleanly(api, headers, st
     assert deployed.status_code == 409, deployed.json
     assert "refused" in str(deployed.json["details"])
     assert snapshot(staging, "flags") == {"flags": {}}
+
+
+def test_contents_with_infinity_are_400(api, headers):
+    body = (
+        '{"package_data": {"name": "n", "version": "1", "package_type": "document", '
+        '"document_data": {"collections": [{"name": "c", "documents": '
+        '[{"id": "a", "data": {"x": 1e999}}]}]}}}'
+    )
+    response = api.post(
+        "/v1/packages/import", data=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.json
