@@ -136,7 +136,18 @@ class Api:
         self.title = title
         self.version = version
         self.settings = settings
-        self.routes = list(routes)
+        # Every function answers these two without a token.
+        self.routes = [
+            Route("/health", "GET", health, auth="public", summary="liveness"),
+            Route(
+                "/openapi.json",
+                "GET",
+                self._openapi,
+                auth="public",
+                summary="this API's OpenAPI document",
+            ),
+            *routes,
+        ]
         self._authenticator: Authenticator | None = None
         self._map = Map(
             [Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(self.routes)],
@@ -270,6 +281,9 @@ class Api:
 
     # -- OpenAPI ------------------------------------------------------------------
 
+    def _openapi(self, ctx: Context) -> dict[str, Any]:
+        return self.openapi()
+
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document, generated from the routes and their pydantic models."""
         from pydantic.json_schema import models_json_schema
@@ -327,6 +341,10 @@ class Api:
                 "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             },
         }
+
+
+def health(ctx: Context) -> dict[str, str]:
+    return {"status": "healthy"}
 
 
 def _model_of(response: Any) -> type[BaseModel] | None:

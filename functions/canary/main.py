@@ -50,14 +50,6 @@ def engine() -> CanaryEngine:
     return _engine
 
 
-def health(ctx: Context):
-    return {"status": "healthy"}
-
-
-def openapi(ctx: Context):
-    return API.openapi()
-
-
 def with_checks(record: dict) -> dict:
     return public(record, engine().store.checks(record["organisation"], record["id"]))
 
@@ -98,10 +90,6 @@ API = Api(
     "deployq canary",
     SETTINGS,
     [
-        Route("/health", "GET", health, auth="public", summary="liveness"),
-        Route(
-            "/openapi.json", "GET", openapi, auth="public", summary="this API's OpenAPI document"
-        ),
         Route(
             "/v1/canaries",
             "GET",

@@ -57,14 +57,6 @@ def idempotency_key(ctx: Context) -> str | None:
     return key
 
 
-def health(ctx: Context):
-    return {"status": "healthy"}
-
-
-def openapi(ctx: Context):
-    return API.openapi()
-
-
 def list_deployments(ctx: Context):
     q = ctx.query
     records, next_token = store().list(ctx.org, q.filters(), q.limit, q.page_token)
@@ -124,10 +116,6 @@ API = Api(
     "deployq deployments",
     SETTINGS,
     [
-        Route("/health", "GET", health, auth="public", summary="liveness"),
-        Route(
-            "/openapi.json", "GET", openapi, auth="public", summary="this API's OpenAPI document"
-        ),
         Route(
             "/v1/deployments",
             "GET",

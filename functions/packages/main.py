@@ -43,14 +43,6 @@ def actor(ctx: Context) -> str | None:
     return ctx.principal.actor or ctx.principal.subject
 
 
-def health(ctx: Context):
-    return {"status": "healthy"}
-
-
-def openapi(ctx: Context):
-    return API.openapi()
-
-
 def list_packages(ctx: Context):
     q: PackageListQuery = ctx.query
     filters = q.model_dump(mode="json", include={"package_type", "environment", "status"})
@@ -166,8 +158,6 @@ API = Api(
     "deployq packages",
     SETTINGS,
     [
-        Route("/health", "GET", health, auth="public", summary="liveness"),
-        Route("/openapi.json", "GET", openapi, auth="public", summary="OpenAPI document"),
         Route(
             "/v1/packages",
             "GET",

@@ -27,14 +27,6 @@ def service() -> Packages:
     return _packages
 
 
-def health(ctx: Context):
-    return {"status": "healthy"}
-
-
-def openapi(ctx: Context):
-    return API.openapi()
-
-
 def retry_count(ctx: Context) -> int | None:
     value = ctx.request.headers.get("X-CloudTasks-TaskRetryCount")
     return int(value) if value and value.isdigit() else None
@@ -56,8 +48,6 @@ API = Api(
     "deployq worker",
     SETTINGS,
     [
-        Route("/health", "GET", health, auth="public", summary="liveness"),
-        Route("/openapi.json", "GET", openapi, auth="public", summary="OpenAPI document"),
         Route(
             "/tasks/run",
             "POST",
