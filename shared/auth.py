@@ -21,9 +21,9 @@ import requests
 
 from shared.config import ROLES, Settings
 from shared.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
+from shared.models.ids import ORG_NAME
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
-ORG_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,98}[A-Za-z0-9_])?$")
 PAT_CACHE_SECONDS = 300
 CLOCK_SKEW_SECONDS = 10
 

@@ -122,6 +122,8 @@ def map_google_error(exc: Exception) -> ApiError | None:
     """Google API errors that are the caller's to retry, as 409/503; None for the rest."""
     from google.api_core import exceptions as gexc
 
+    if isinstance(exc, gexc.InvalidArgument):
+        return BadRequest(f"the request was refused by the backing service: {exc.message}")
     if isinstance(exc, gexc.Aborted):
         return ConcurrentUpdate("the record changed concurrently; retry the request")
     if isinstance(exc, (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.RetryError)):

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
+from shared.models.ids import ORG_PATTERN
+
 ShortText = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=256)]
 OptionalShort = Optional[Annotated[str, StringConstraints(strict=True, max_length=256)]]
 # Cloud Run names: project ids, regions, services and revisions (short names, not paths).
@@ -257,5 +259,5 @@ class CheckRequest(BaseModel):
 
     model_config = ConfigDict(defer_build=True, extra="ignore")
 
-    organisation: ShortText
+    organisation: Annotated[str, StringConstraints(strict=True, pattern=ORG_PATTERN)]
     check: Optional[int] = Field(default=None, ge=1)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from shared.models.ids import ORG_PATTERN
+
 
 class JobType(str, Enum):
     package_deployment = "package_deployment"
@@ -81,4 +83,6 @@ class TaskBody(BaseModel):
 
     model_config = ConfigDict(defer_build=True, extra="ignore")
     job_id: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
-    organisation: Optional[Annotated[str, StringConstraints(strict=True, max_length=100)]] = None
+    organisation: Optional[Annotated[str, StringConstraints(strict=True, pattern=ORG_PATTERN)]] = (
+        None
+    )

@@ -18,6 +18,9 @@ from pydantic import (
 
 from shared import clock
 
+# Firestore skips (and bills) every offset document: deep pages need filters instead.
+MAX_OFFSET = 100_000
+
 Name = Annotated[
     str, StringConstraints(strict=True, min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$")
 ]
@@ -132,13 +135,13 @@ class PackageListQuery(BaseModel):
     environment: Optional[str] = None
     status: Optional[PackageStatus] = None
     limit: int = Field(50, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class PageQuery(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
     limit: int = Field(50, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class DeploymentListQuery(BaseModel):
@@ -147,7 +150,7 @@ class DeploymentListQuery(BaseModel):
     is_active: Optional[bool] = None
     package_id: Optional[str] = None
     limit: int = Field(50, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class DeployOptions(BaseModel):

@@ -15,7 +15,6 @@ collection-group query on (`status`, `next_check_at`).
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import time
 from collections.abc import Callable
@@ -29,9 +28,10 @@ from shared import clock
 from shared.canary import plan
 from shared.errors import ConcurrentUpdate, Conflict, NotFound
 from shared.models.canary import ACTIVE, FINAL, CanaryStatus
+from shared.models.ids import UUID
 from shared.store.firestore import run_transaction
 
-ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+ID_PATTERN = UUID
 REJECTED = (CanaryStatus.rolled_back.value, CanaryStatus.aborted.value)
 DESC = firestore.Query.DESCENDING
 

@@ -17,7 +17,6 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -40,9 +39,10 @@ from shared.models.deployment import (
     taxonomy_key,
     transition_error,
 )
+from shared.models.ids import UUID
 from shared.store.firestore import StripedLocks, run_transaction
 
-ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+ID_PATTERN = UUID
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # Documents changed in one commit besides the main one (Firestore allows 500 writes).
 SKIP_CHUNK = 400

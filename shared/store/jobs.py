@@ -18,10 +18,9 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock
 from shared.errors import Conflict, NotFound
+from shared.models.ids import UUID
 from shared.models.job import FINISHED, WAITING, JobStatus, can_move
 from shared.store.firestore import run_transaction
-
-JOB_ID_MAX = 200
 
 
 class JobStore:
@@ -29,6 +28,9 @@ class JobStore:
         self.db = db
 
     def ref(self, org: str, job_id: str):
+        """The job's document; an id that is not a UUID cannot exist (404)."""
+        if not isinstance(job_id, str) or not UUID.match(job_id):
+            raise NotFound(f"job {job_id} not found")
         return self.db.collection("organisations").document(org).collection("jobs").document(job_id)
 
     def create(self, org: str, record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -41,8 +43,6 @@ class JobStore:
         return record, True
 
     def get(self, org: str, job_id: str) -> dict[str, Any]:
-        if not isinstance(job_id, str) or not 0 < len(job_id) <= JOB_ID_MAX or "/" in job_id:
-            raise NotFound(f"job {job_id} not found")
         snap = self.ref(org, job_id).get()
         if not snap.exists:
             raise NotFound(f"job {job_id} not found")
@@ -50,7 +50,7 @@ class JobStore:
 
     def find(self, job_id: str) -> tuple[str, dict[str, Any]] | None:
         """(organisation, job) of a job id in any organisation."""
-        if not isinstance(job_id, str) or not 0 < len(job_id) <= JOB_ID_MAX or "/" in job_id:
+        if not isinstance(job_id, str) or not UUID.match(job_id):
             return None
         query = (
             self.db.collection_group("jobs")

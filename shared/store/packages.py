@@ -17,7 +17,6 @@ collection.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -27,8 +26,9 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock
 from shared.errors import Conflict, NotFound
+from shared.models.ids import UUID
 
-ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+ID_PATTERN = UUID
 DESC = firestore.Query.DESCENDING
 INLINE_MAPPING_BYTES = 512 * 1024
 JOURNAL_PIECE_BYTES = 700 * 1024

@@ -13,6 +13,8 @@ from tests.conftest import make_client
 from tests.integration.packages.test_deploy import make_package
 from tests.support.packages import seed, snapshot
 
+STUCK_JOB = "5d6f0d3e-0000-4000-8000-000000000001"
+
 
 class ProcessDied(BaseException):
     """Stands in for the process dying: not an Exception, so nothing in the engine catches it."""
@@ -83,7 +85,7 @@ def test_sweep_times_out_a_stuck_job_and_undoes_it(
     jobs.create(
         "acme",
         {
-            "job_id": "stuck-1",
+            "job_id": STUCK_JOB,
             "organisation": "acme",
             "job_type": "package_deployment",
             "status": "processing",
@@ -97,13 +99,13 @@ def test_sweep_times_out_a_stuck_job_and_undoes_it(
         },
     )
     service.store.update_deployment(
-        "acme", record["id"], {"job_id": "stuck-1", "progress_at": stamp}
+        "acme", record["id"], {"job_id": STUCK_JOB, "progress_at": stamp}
     )
     os.environ["JOB_DEADLINE_SECONDS"] = "1"
     worker = make_client("worker")
     response = worker.post("/tasks/sweep", headers=internal_headers)
     assert response.json["timed_out"] == 1 and response.json["recovered"] == 1
-    job = api.get("/v1/jobs/stuck-1", headers=headers).json
+    job = api.get(f"/v1/jobs/{STUCK_JOB}", headers=headers).json
     assert job["status"] == "timeout" and "no progress" in job["error"]
     assert snapshot(staging, "items") == before
-    assert api.delete("/v1/jobs/stuck-1", headers=headers).status_code == 409
+    assert api.delete(f"/v1/jobs/{STUCK_JOB}", headers=headers).status_code == 409
