@@ -39,19 +39,11 @@ class TaskQueue:
             if self._client is None:
                 from google.cloud import tasks_v2
 
-                host = self.settings.tasks_emulator_host
-                if host:
-                    import grpc
-                    from google.cloud.tasks_v2.services.cloud_tasks.transports import (
-                        CloudTasksGrpcTransport,
-                    )
+                from shared.google.clients import google_client
 
-                    channel = grpc.insecure_channel(host)
-                    self._client = tasks_v2.CloudTasksClient(
-                        transport=CloudTasksGrpcTransport(channel=channel)
-                    )
-                else:
-                    self._client = tasks_v2.CloudTasksClient()
+                self._client = google_client(
+                    tasks_v2.CloudTasksClient, self.settings.tasks_emulator_host
+                )
             return self._client
 
     def task_name(self, task: str) -> str:

@@ -74,26 +74,12 @@ class CloudRun:
             if self._services is None:
                 from google.cloud import run_v2
 
-                host = self.settings.cloud_run_api_endpoint
-                if host:
-                    import grpc
-                    from google.cloud.run_v2.services.revisions.transports import (
-                        RevisionsGrpcTransport,
-                    )
-                    from google.cloud.run_v2.services.services.transports import (
-                        ServicesGrpcTransport,
-                    )
+                from shared.google.clients import google_client, plaintext_channel
 
-                    channel = grpc.insecure_channel(host)
-                    self._services = run_v2.ServicesClient(
-                        transport=ServicesGrpcTransport(channel=channel)
-                    )
-                    self._revisions = run_v2.RevisionsClient(
-                        transport=RevisionsGrpcTransport(channel=channel)
-                    )
-                else:
-                    self._services = run_v2.ServicesClient()
-                    self._revisions = run_v2.RevisionsClient()
+                host = self.settings.cloud_run_api_endpoint
+                channel = plaintext_channel(host)
+                self._services = google_client(run_v2.ServicesClient, host, channel)
+                self._revisions = google_client(run_v2.RevisionsClient, host, channel)
             return self._services, self._revisions
 
     def get_service(self, project: str, region: str, service: str) -> ServiceState:

@@ -150,18 +150,11 @@ class Monitoring:
             if self._client is None:
                 from google.cloud import monitoring_v3
 
-                host = self.settings.monitoring_api_endpoint
-                if host:
-                    import grpc
-                    from google.cloud.monitoring_v3.services.metric_service.transports import (
-                        MetricServiceGrpcTransport,
-                    )
+                from shared.google.clients import google_client
 
-                    self._client = monitoring_v3.MetricServiceClient(
-                        transport=MetricServiceGrpcTransport(channel=grpc.insecure_channel(host))
-                    )
-                else:
-                    self._client = monitoring_v3.MetricServiceClient()
+                self._client = google_client(
+                    monitoring_v3.MetricServiceClient, self.settings.monitoring_api_endpoint
+                )
             return self._client
 
     def read_revisions(
