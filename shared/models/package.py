@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from enum import Enum
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -264,6 +265,41 @@ ACTION_FIELDS = (
     "deployment_id",
     "error",
 )
+
+
+def action_record(
+    action_type: str,
+    *,
+    started: float,
+    started_at: str | None,
+    actor: str | None,
+    source: str | None,
+    target: str | None,
+    processed: int,
+    tables: int,
+    succeeded: int | None = None,
+    failed: int = 0,
+    status: str = "completed",
+    **extra: Any,
+) -> dict[str, Any]:
+    """An action (pack, generate, import, deploy, rollback) ending now; `started` is monotonic."""
+    now = clock.now_text()
+    return {
+        "action_type": action_type,
+        "action_status": status,
+        "source_environment": source,
+        "target_environment": target,
+        "performed_at": now,
+        "performed_by": actor,
+        "started_at": started_at,
+        "completed_at": now,
+        "duration_seconds": round(time.monotonic() - started, 3),
+        "records_processed": processed,
+        "records_succeeded": processed if succeeded is None else succeeded,
+        "records_failed": failed,
+        "tables_processed": tables,
+        **extra,
+    }
 
 
 def public_package(record: dict[str, Any]) -> dict[str, Any]:

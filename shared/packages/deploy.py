@@ -27,6 +27,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock, logs
+from shared.models.package import action_record
 from shared.packages import codec
 from shared.store.packages import PackageStore
 
@@ -616,24 +617,22 @@ class PackageDeploy:
         self.store.add_action(
             self.org,
             self.package["id"],
-            {
-                "action_type": "deploy",
-                "action_status": "completed" if status == "completed" else "failed",
-                "source_environment": self.package.get("environment"),
-                "target_environment": self.record["environment"],
-                "performed_at": clock.now_text(),
-                "performed_by": self.record.get("deployed_by"),
-                "started_at": self.record.get("started_at"),
-                "completed_at": clock.now_text(),
-                "duration_seconds": round(time.monotonic() - started, 3),
-                "records_processed": self.counts["processed"],
-                "records_succeeded": self.counts["succeeded"] if status == "completed" else 0,
-                "records_failed": self.counts["failed"],
-                "tables_processed": self.tables_processed,
-                "deployment_id": self.record["id"],
-                "dry_run": self.dry,
-                "error": error,
-            },
+            action_record(
+                "deploy",
+                status="completed" if status == "completed" else "failed",
+                started=started,
+                started_at=self.record.get("started_at"),
+                actor=self.record.get("deployed_by"),
+                source=self.package.get("environment"),
+                target=self.record["environment"],
+                processed=self.counts["processed"],
+                succeeded=self.counts["succeeded"] if status == "completed" else 0,
+                failed=self.counts["failed"],
+                tables=self.tables_processed,
+                deployment_id=self.record["id"],
+                dry_run=self.dry,
+                error=error,
+            ),
         )
 
     def _undo_and_fail(

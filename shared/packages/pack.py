@@ -8,7 +8,7 @@ from typing import Any
 
 from shared import clock
 from shared.errors import BadRequest, field_error
-from shared.models.package import PackageCreate, PackageType
+from shared.models.package import PackageCreate, PackageType, action_record
 from shared.packages import codec, where
 from shared.store.packages import PackageStore, new_id
 
@@ -125,21 +125,16 @@ def pack(
     store.add_action(
         org,
         package_id,
-        {
-            "action_type": "pack",
-            "action_status": "completed",
-            "source_environment": body.environment,
-            "target_environment": None,
-            "performed_at": now,
-            "performed_by": actor,
-            "started_at": started_at,
-            "completed_at": now,
-            "duration_seconds": round(time.monotonic() - started, 3),
-            "records_processed": sum(counts.values()),
-            "records_succeeded": sum(counts.values()),
-            "records_failed": 0,
-            "tables_processed": len(tables),
-        },
+        action_record(
+            "pack",
+            started=started,
+            started_at=started_at,
+            actor=actor,
+            source=body.environment,
+            target=None,
+            processed=sum(counts.values()),
+            tables=len(tables),
+        ),
     )
     return record
 

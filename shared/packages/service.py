@@ -10,7 +10,7 @@ from typing import Any
 from shared import clock, logs
 from shared.errors import BadRequest, Conflict, NotFound
 from shared.models.job import JobType
-from shared.models.package import DeployOptions, DeployRequest, PackageCreate
+from shared.models.package import DeployOptions, DeployRequest, PackageCreate, action_record
 from shared.packages import codec, jobs
 from shared.packages.deploy import PackageDeploy, target_client, undo
 from shared.packages.pack import environment_or_400, pack
@@ -81,21 +81,16 @@ class Packages:
         return self.store.add_action(
             org,
             package["id"],
-            {
-                "action_type": "generate",
-                "action_status": "completed",
-                "source_environment": package.get("environment"),
-                "target_environment": None,
-                "performed_at": clock.now_text(),
-                "performed_by": actor,
-                "started_at": started_at,
-                "completed_at": clock.now_text(),
-                "duration_seconds": round(time.monotonic() - started, 3),
-                "records_processed": total,
-                "records_succeeded": total,
-                "records_failed": 0,
-                "tables_processed": len(package.get("tables", [])),
-            },
+            action_record(
+                "generate",
+                started=started,
+                started_at=started_at,
+                actor=actor,
+                source=package.get("environment"),
+                target=None,
+                processed=total,
+                tables=len(package.get("tables", [])),
+            ),
         )
 
     def import_package(
@@ -111,21 +106,16 @@ class Packages:
         self.store.add_action(
             org,
             record["id"],
-            {
-                "action_type": "import",
-                "action_status": "completed",
-                "source_environment": environment,
-                "target_environment": None,
-                "performed_at": clock.now_text(),
-                "performed_by": actor,
-                "started_at": started_at,
-                "completed_at": clock.now_text(),
-                "duration_seconds": round(time.monotonic() - started, 3),
-                "records_processed": sum(counts.values()),
-                "records_succeeded": sum(counts.values()),
-                "records_failed": 0,
-                "tables_processed": len(counts),
-            },
+            action_record(
+                "import",
+                started=started,
+                started_at=started_at,
+                actor=actor,
+                source=environment,
+                target=None,
+                processed=sum(counts.values()),
+                tables=len(counts),
+            ),
         )
         return record
 
@@ -346,22 +336,17 @@ class Packages:
         self.store.add_action(
             org,
             record["package_id"],
-            {
-                "action_type": "rollback",
-                "action_status": "completed",
-                "source_environment": None,
-                "target_environment": record["environment"],
-                "performed_at": now,
-                "performed_by": actor,
-                "started_at": started_at,
-                "completed_at": now,
-                "duration_seconds": round(time.monotonic() - started, 3),
-                "records_processed": restored,
-                "records_succeeded": restored,
-                "records_failed": 0,
-                "tables_processed": record.get("tables_processed", 0),
-                "deployment_id": deployment_id,
-            },
+            action_record(
+                "rollback",
+                started=started,
+                started_at=started_at,
+                actor=actor,
+                source=None,
+                target=record["environment"],
+                processed=restored,
+                tables=record.get("tables_processed", 0),
+                deployment_id=deployment_id,
+            ),
         )
         return record
 
