@@ -31,7 +31,6 @@ from shared.models.canary import ACTIVE, FINAL, CanaryStatus
 from shared.models.ids import UUID
 from shared.store.firestore import run_transaction
 
-ID_PATTERN = UUID
 REJECTED = (CanaryStatus.rolled_back.value, CanaryStatus.aborted.value)
 DESC = firestore.Query.DESCENDING
 
@@ -41,7 +40,7 @@ class LeaseLost(Exception):
 
 
 def check_id(canary_id: str) -> str:
-    if not isinstance(canary_id, str) or not ID_PATTERN.match(canary_id):
+    if not isinstance(canary_id, str) or not UUID.match(canary_id):
         raise NotFound(f"canary {canary_id} not found")
     return canary_id
 

@@ -42,7 +42,6 @@ from shared.models.deployment import (
 from shared.models.ids import UUID
 from shared.store.firestore import StripedLocks, run_transaction
 
-ID_PATTERN = UUID
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # Documents changed in one commit besides the main one (Firestore allows 500 writes).
 SKIP_CHUNK = 400
@@ -76,7 +75,7 @@ RecordPreparer = Callable[[Any, str, dict], None]
 
 def check_id(deployment_id: str) -> str:
     """Ids are lower-case UUID text; anything else cannot exist (404)."""
-    if not isinstance(deployment_id, str) or not ID_PATTERN.match(deployment_id):
+    if not isinstance(deployment_id, str) or not UUID.match(deployment_id):
         raise NotFound(f"deployment {deployment_id} not found")
     return deployment_id
 

@@ -28,7 +28,6 @@ from shared import clock
 from shared.errors import Conflict, NotFound
 from shared.models.ids import UUID
 
-ID_PATTERN = UUID
 DESC = firestore.Query.DESCENDING
 INLINE_MAPPING_BYTES = 512 * 1024
 JOURNAL_PIECE_BYTES = 700 * 1024
@@ -40,7 +39,7 @@ def new_id() -> str:
 
 
 def check_id(value: str, what: str) -> str:
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
+    if not isinstance(value, str) or not UUID.match(value):
         raise NotFound(f"{what} {value} not found")
     return value
 

@@ -13,7 +13,7 @@ from shared.auth import Principal
 from shared.errors import NotFound
 from shared.governance import runbooks
 from shared.models.governance import RunbookBody
-from shared.store.deployments import ID_PATTERN
+from shared.models.ids import UUID
 
 MAX_SCAN = 2000
 DESC = firestore.Query.DESCENDING
@@ -27,7 +27,7 @@ class RunbookStore:
         return self.db.collection("organisations").document(org).collection("runbooks")
 
     def _ref(self, org: str, runbook_id: str):
-        if not isinstance(runbook_id, str) or not ID_PATTERN.match(runbook_id):
+        if not isinstance(runbook_id, str) or not UUID.match(runbook_id):
             raise NotFound(f"runbook {runbook_id} not found")
         return self.collection(org).document(runbook_id)
 
