@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -101,18 +102,36 @@ def test_cancel_before_it_runs(api, headers, dev, staging, fake_apis):
     assert snapshot(staging, *SHOP) == {t: {} for t in SHOP}
 
 
-def test_cancel_during_the_run_undoes_what_it_wrote(api, headers, dev, staging, fake_apis):
-    rows = {str(n): {"id": n} for n in range(1, 3001)}
+def test_cancel_during_the_run_undoes_what_it_wrote(
+    api, headers, dev, staging, fake_apis, monkeypatch
+):
+    from shared.packages.jobs import JobRun
+
+    reached, release = threading.Event(), threading.Event()
+    checkpoint = JobRun.checkpoint
+    calls = []
+
+    def held_checkpoint(self, batch):
+        calls.append(1)
+        if len(calls) == 4:  # three commits are written: hold the run until the cancel is in
+            reached.set()
+            release.wait(30)
+        return checkpoint(self, batch)
+
+    monkeypatch.setattr(JobRun, "checkpoint", held_checkpoint)
+    rows = {str(n): {"id": n} for n in range(1, 301)}
     package = make_package(api, headers, dev, data={"items": rows}, tables=["items"])
     seed(staging, "items", {"1": {"id": 1, "mine": True}})
     before = snapshot(staging, "items")
     created = background(
         api, headers, package["id"], options={"transaction_size": 20, "update_existing": True}
     )
-    wait_for(lambda: job(api, headers, created["job_id"])["status"] == "processing")
-    wait_for(lambda: len(snapshot(staging, "items")["items"]) > 50)
+    assert reached.wait(30)
+    assert job(api, headers, created["job_id"])["status"] == "processing"
+    assert len(snapshot(staging, "items")["items"]) > 40
     response = api.delete(f"/v1/jobs/{created['job_id']}", headers=headers)
-    assert response.status_code in (200, 202)
+    release.set()
+    assert response.status_code in (200, 202), response.json
     done = finished(api, headers, created["job_id"])
     assert done["status"] == "cancelled", done
     assert snapshot(staging, "items") == before
