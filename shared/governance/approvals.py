@@ -148,7 +148,7 @@ def decide(
                 notes=f"{before['notes']}\n{note}" if before.get("notes") else note,
             )
         after["approvals"] = approvals
-        transaction.set(ref, after)
+        store.write(transaction, org, before, after)
         change = Change(f"deployq.deployment.{decision}", deployment_id, before, after)
         change.extra["comment"] = comment
         changes.append(change)

@@ -4,11 +4,16 @@ Layout (every tenant under its own path, so no collection takes another
 tenant's writes):
 
     organisations/{org}/deployments/{id}          one deployment; `taxonomy_key` indexed
+    organisations/{org}/queues/{taxonomy_key}/scheduled/{id}
+                                                  the taxonomy's queue: one entry per
+                                                  scheduled deployment (`created_at`)
     organisations/{org}/idempotency_keys/{sha256}  request hash + deployment id, `expire_at` TTL
 
 Every query filters on indexed equality fields (`taxonomy_key`, `status`, the
 list filters) and orders by one timestamp, so its cost depends on the page it
-returns, not on how many deployments the organisation has.
+returns, not on how many deployments the organisation has. Auto-skip and claim
+read the taxonomy's queue, which holds only what is still scheduled there, and
+`write` keeps it in step with the records in the same commit.
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ from shared.models.ids import UUID
 from shared.store.firestore import StripedLocks, run_transaction
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
-# Documents changed in one commit besides the main one (Firestore allows 500 writes).
-SKIP_CHUNK = 400
+# Deployments skipped in one commit: each is two writes (the record, its queue entry), so
+# a chunk with the main record and its events stays under Firestore's 500 writes.
+SKIP_CHUNK = 200
 # How far back rollback looks for an earlier deployed version.
 ROLLBACK_SCAN_LIMIT = 1000
 DESC = firestore.Query.DESCENDING
@@ -130,12 +136,36 @@ class DeploymentStore:
     def collection(self, org: str):
         return self._org(org).collection("deployments")
 
+    def queue(self, org: str, key: str):
+        """The scheduled deployments of one taxonomy: entries named by deployment id."""
+        return self._org(org).collection("queues").document(key).collection("scheduled")
+
     def _by_taxonomy(self, org: str, key: str, status: Status):
         return (
             self.collection(org)
             .where(filter=FieldFilter("taxonomy_key", "==", key))
             .where(filter=FieldFilter("status", "==", status.value))
         )
+
+    # -- writes -------------------------------------------------------------------
+
+    def write(self, writer, org: str, before: dict | None, after: dict[str, Any]) -> None:
+        """Write a record with `writer` (transaction or batch), its queue entry in step.
+
+        `before` None creates the record (failing if the id exists).
+        """
+        ref = self.collection(org).document(after["id"])
+        if before is None:
+            writer.create(ref, after)
+        else:
+            writer.set(ref, after)
+        was = before is not None and before.get("status") == Status.scheduled.value
+        now = after.get("status") == Status.scheduled.value
+        entry = self.queue(org, after["taxonomy_key"]).document(after["id"])
+        if now and not was:
+            writer.set(entry, {"created_at": after["created_at"]})
+        elif was and not now:
+            writer.delete(entry)
 
     # -- reads --------------------------------------------------------------------
 
@@ -216,7 +246,6 @@ class DeploymentStore:
         body_hash: str | None = None,
         meta: dict | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        ref = self.collection(org).document(record["id"])
         key_ref = None
         if idempotency_key:
             digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
@@ -227,7 +256,7 @@ class DeploymentStore:
             if self.prepare_create:
                 self.prepare_create(None, org, record)
             batch = self.db.batch()
-            batch.create(ref, record)
+            self.write(batch, org, None, record)
             if self.write_changes:
                 self.write_changes(batch, org, changes, principal, meta or {})
             batch.commit()
@@ -257,7 +286,7 @@ class DeploymentStore:
                         "expire_at": clock.utcnow() + IDEMPOTENCY_TTL,
                     },
                 )
-            transaction.create(ref, record)
+            self.write(transaction, org, None, record)
             if self.write_changes:
                 self.write_changes(transaction, org, changes, principal, meta or {})
             return record, False
@@ -319,20 +348,20 @@ class DeploymentStore:
                 after["status_changed_at"] = now
                 if target == Status.deployed:
                     after["deployed_at"] = now
-            transaction.set(ref, after)
+            self.write(transaction, org, before, after)
             changes = [Change(_change_type(before, after), deployment_id, before, after)]
             if patch.override_reason:
                 changes[0].extra["override_reason"] = patch.override_reason
-            changes += self._skip(transaction, older, after, now)
+            changes += self._skip(transaction, org, older, after, now)
             if replaced is not None:
-                changes.append(self._mark_rolled_back(transaction, replaced, after, now))
+                changes.append(self._mark_rolled_back(transaction, org, replaced, after, now))
             if self.write_changes:
                 self.write_changes(transaction, org, changes, principal, meta or {})
             return after, changes
 
         with self._locks(f"{org}/{current['taxonomy_key']}"):
             if target == Status.deployed and current["status"] != Status.deployed.value:
-                candidates = [s.reference for s in self._older_scheduled(org, current)]
+                candidates = self._older_scheduled(org, current)
             after, changes = run_transaction(self.db, body)
             if changes and len(candidates) >= SKIP_CHUNK:
                 changes += self._skip_remaining(org, after, principal, meta)
@@ -356,11 +385,8 @@ class DeploymentStore:
         """
         key = taxonomy_key({name: taxonomy.get(name) or None for name in TAXONOMY_FIELDS})
 
-        scheduled = (
-            self._by_taxonomy(org, key, Status.scheduled)
-            .order_by("created_at", direction=DESC)
-            .limit(SKIP_CHUNK + 1)
-        )
+        queue = self.queue(org, key)
+        scheduled = queue.order_by("created_at", direction=DESC).limit(SKIP_CHUNK + 1)
         candidates: list = []
 
         def body(transaction):
@@ -385,16 +411,16 @@ class DeploymentStore:
             after = dict(
                 before, status=Status.in_progress.value, updated_at=now, status_changed_at=now
             )
-            transaction.set(snapshots[0].reference, after)
+            self.write(transaction, org, before, after)
             changes = [Change("deployq.deployment.status_changed", after["id"], before, after)]
-            changes += self._skip(transaction, snapshots[1:], after, now, verb="claimed")
+            changes += self._skip(transaction, org, snapshots[1:], after, now, verb="claimed")
             if self.write_changes:
                 self.write_changes(transaction, org, changes, principal, meta or {})
             return after, changes
 
         with self._locks(f"{org}/{key}"):
             while True:
-                candidates = [s.reference for s in scheduled.stream()]
+                candidates = [self.collection(org).document(s.id) for s in scheduled.stream()]
                 try:
                     after, changes = run_transaction(self.db, body)
                     break
@@ -515,13 +541,14 @@ class DeploymentStore:
         return list(self.db.get_all(refs, transaction=transaction)) if refs else []
 
     def _older_scheduled(self, org: str, record: dict[str, Any]) -> list:
+        """References to the newest SKIP_CHUNK deployments queued before `record`."""
         query = (
-            self._by_taxonomy(org, record["taxonomy_key"], Status.scheduled)
+            self.queue(org, record["taxonomy_key"])
             .where(filter=FieldFilter("created_at", "<", record["created_at"]))
             .order_by("created_at", direction=DESC)
             .limit(SKIP_CHUNK)
         )
-        return list(query.stream())
+        return [self.collection(org).document(s.id) for s in query.stream()]
 
     def _replaced_record(self, org: str, record: dict[str, Any], transaction):
         """The deployed record a rollback replaces (rolled_back once the rollback deploys)."""
@@ -536,6 +563,7 @@ class DeploymentStore:
     def _skip(
         self,
         transaction,
+        org: str,
         snapshots: Iterable,
         winner: dict[str, Any],
         now: str,
@@ -552,12 +580,12 @@ class DeploymentStore:
             )
             after = dict(before, status=Status.skipped.value, updated_at=now, status_changed_at=now)
             after["notes"] = f"{before['notes']}\n{note}" if before.get("notes") else note
-            transaction.set(snapshot.reference, after)
+            self.write(transaction, org, before, after)
             changes.append(Change("deployq.deployment.status_changed", after["id"], before, after))
         return changes
 
     def _mark_rolled_back(
-        self, transaction, snapshot, rollback: dict[str, Any], now: str
+        self, transaction, org: str, snapshot, rollback: dict[str, Any], now: str
     ) -> Change:
         before = snapshot.to_dict()
         after = dict(
@@ -567,7 +595,7 @@ class DeploymentStore:
             status_changed_at=now,
             notes=f"Rolled back by deployment {rollback['id']} (version {rollback['version']})",
         )
-        transaction.set(snapshot.reference, after)
+        self.write(transaction, org, before, after)
         return Change("deployq.deployment.status_changed", after["id"], before, after)
 
     def _skip_remaining(
@@ -581,13 +609,13 @@ class DeploymentStore:
         """Auto-skip past one commit's size: further chunks, each its own transaction."""
         changes: list[Change] = []
         while True:
-            refs = [s.reference for s in self._older_scheduled(org, winner)]
+            refs = self._older_scheduled(org, winner)
             if not refs:
                 return changes
 
             def body(transaction, refs=refs):
                 snapshots = self._read(refs, transaction)
-                chunk = self._skip(transaction, snapshots, winner, clock.now_text(), verb)
+                chunk = self._skip(transaction, org, snapshots, winner, clock.now_text(), verb)
                 if chunk and self.write_changes:
                     self.write_changes(transaction, org, chunk, principal, meta or {})
                 return chunk

@@ -193,7 +193,7 @@ def test_auto_skip_of_more_than_one_commit(deployments, gh, base_env):
         record = store.new_record(
             "acme", {**TAXONOMY, "version": f"old-{i}", "type": "k8s"}, principal
         )
-        batch.set(store.collection("acme").document(record["id"]), record)
+        store.write(batch, "acme", None, record)
         if i % 200 == 199:
             batch.commit()
             batch = store.db.batch()
@@ -203,6 +203,41 @@ def test_auto_skip_of_more_than_one_commit(deployments, gh, base_env):
     left = deployments.get("/v1/deployments?status=scheduled&limit=1000", headers=gh).json
     skipped = deployments.get("/v1/deployments?status=skipped&limit=1000", headers=gh).json
     assert left == [] and len(skipped) == 450
+
+
+def queued(base_env, record) -> set[str]:
+    """Ids in the taxonomy's queue of scheduled deployments, as Firestore holds it."""
+    from shared.models.deployment import taxonomy_key
+    from shared.store import firestore as fs
+    from shared.store.deployments import DeploymentStore
+
+    store = DeploymentStore(fs.client(base_env["GOOGLE_CLOUD_PROJECT"]))
+    return {s.id for s in store.queue("acme", taxonomy_key(record)).stream()}
+
+
+def test_the_queue_holds_exactly_the_scheduled_deployments(deployments, gh, base_env):
+    claim = {k: TAXONOMY[k] for k in ("name", "provider", "cloud_account_id", "region")}
+    first, second, third = (new(deployments, gh, v) for v in ("1", "2", "3"))
+    assert queued(base_env, first) == {first["id"], second["id"], third["id"]}
+    assert patch(deployments, gh, first["id"], status="failed").status_code == 200
+    assert patch(deployments, gh, second["id"], notes="still waiting").status_code == 200
+    assert queued(base_env, first) == {second["id"], third["id"]}
+    claimed = deployments.post("/v1/deployments/claim", json=claim, headers=gh).json
+    assert claimed["id"] == third["id"] and status(deployments, gh, second["id"]) == "skipped"
+    assert queued(base_env, first) == set()
+    assert patch(deployments, gh, third["id"], status="deployed").status_code == 200
+    fourth, fifth = new(deployments, gh, "4"), new(deployments, gh, "5")
+    assert patch(deployments, gh, fifth["id"], status="deployed").status_code == 200
+    assert status(deployments, gh, fourth["id"]) == "skipped"
+    rollback = deployments.post(f"/v1/deployments/{fifth['id']}/rollback", headers=gh).json
+    later = new(deployments, gh, "6")
+    assert queued(base_env, first) == {rollback["id"], later["id"]}
+    # a newer deployment going live skips the queued rollback: the queue drains
+    assert patch(deployments, gh, later["id"], status="in_progress").status_code == 200
+    assert patch(deployments, gh, later["id"], status="deployed").status_code == 200
+    assert status(deployments, gh, rollback["id"]) == "skipped"
+    listed = deployments.get("/v1/deployments?status=scheduled&limit=1000", headers=gh).json
+    assert queued(base_env, first) == {r["id"] for r in listed} == set()
 
 
 def deploy(client, headers, version, **fields):
