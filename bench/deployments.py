@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from bench.support import Result, cold_import, load, table
+from bench.support import Result, cold_imports, load, table
 from tests.support.emulators import Emulator, free_port, start_function
 from tests.support.identity import IdentityServer
 
@@ -252,12 +252,12 @@ def main() -> None:
             f"{bare_list:.1f} ms; list p50 / that = {results[3].p50 / bare_list:.2f}x"
         )
 
-        base_import = cold_import("import functions_framework, google.cloud.firestore")
-        main_import = cold_import(
+        base_import, main_import = cold_imports(
+            "import functions_framework, google.cloud.firestore",
             "import importlib.util\n"
             "spec = importlib.util.spec_from_file_location(\n"
             "    'main', 'functions/deployments/main.py')\n"
-            "spec.loader.exec_module(importlib.util.module_from_spec(spec))"
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec))",
         )
         print(
             f"cold import: functions/deployments/main.py {main_import:.0f} ms vs "

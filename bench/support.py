@@ -80,20 +80,24 @@ def load(
     return Result(name, latencies, time.perf_counter() - started, errors)
 
 
-def cold_import(code: str, runs: int = 7) -> float:
-    """Median wall time (ms) of `code` in fresh interpreters (import time only)."""
-    script = (
-        "import time, sys; sys.path.insert(0, '.'); t = time.perf_counter()\n"
-        f"{code}\n"
-        "print(time.perf_counter() - t)"
-    )
-    samples = []
+def cold_imports(*codes: str, runs: int = 11) -> list[float]:
+    """Median wall time (ms) of each code in fresh interpreters (import time only).
+
+    The codes take turns, run after run, so a slower moment of the machine hits all alike.
+    """
+    samples: list[list[float]] = [[] for _ in codes]
     for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
-        )
-        samples.append(float(out.stdout.strip().splitlines()[-1]) * 1000)
-    return statistics.median(samples)
+        for index, code in enumerate(codes):
+            script = (
+                "import time, sys; sys.path.insert(0, '.'); t = time.perf_counter()\n"
+                f"{code}\n"
+                "print(time.perf_counter() - t)"
+            )
+            out = subprocess.run(
+                [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+            )
+            samples[index].append(float(out.stdout.strip().splitlines()[-1]) * 1000)
+    return [statistics.median(s) for s in samples]
 
 
 def table(rows: list[list[str]]) -> str:

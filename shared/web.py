@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import flask
@@ -44,9 +44,11 @@ class Route:
     handler: Callable[..., Any]
     auth: str = "tenant"  # tenant | internal | public
     role: str = "viewer"
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
-    response: Any = None
+    # Models, or "module:Name" references imported when the route is first served (or
+    # the OpenAPI document built), so a function's cold start loads only what it uses.
+    body: type[BaseModel] | str | None = None
+    query: type[BaseModel] | str | None = None
+    response: Any = None  # a model, [model], or their "module:Name" references
     status: int = 200
     summary: str = ""
     raw_body: tuple[str, ...] = ()  # content types passed to the handler undecoded
@@ -151,6 +153,7 @@ class Api:
             *routes,
         ]
         self._authenticator: Authenticator | None = None
+        self._resolved: dict[int, Route] = {}
         self._map = Map(
             [Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(self.routes)],
             strict_slashes=False,
@@ -188,13 +191,29 @@ class Api:
                     f"{request.method} is not allowed on {request.path}"
                 ) from None
             raise NotFound(f"no route {request.method} {request.path}") from None
-        route = self.routes[index]
+        route = self.route(index)
         principal = self._authenticate(route, request)
         ctx = Context(request=request, settings=self.settings, principal=principal, args=args)
         if route.query is not None:
             ctx.query = self._query(route.query, request)
         self._body(route, request, ctx)
         return self._respond(route, route.handler(ctx, **args))
+
+    def route(self, index: int) -> Route:
+        """The route with its model references imported (once)."""
+        route = self._resolved.get(index)
+        if route is None:
+            route = self.routes[index]
+            route = replace(
+                route,
+                body=_load(route.body),
+                query=_load(route.query),
+                response=[_load(r) for r in route.response]
+                if isinstance(route.response, list)
+                else _load(route.response),
+            )
+            self._resolved[index] = route
+        return route
 
     def _authenticate(self, route: Route, request: flask.Request) -> Principal | None:
         if route.auth == "public":
@@ -290,8 +309,9 @@ class Api:
         """The OpenAPI 3.1 document, generated from the routes and their pydantic models."""
         from pydantic.json_schema import models_json_schema
 
+        routes = [self.route(index) for index in range(len(self.routes))]
         models: list[type[BaseModel]] = []
-        for route in self.routes:
+        for route in routes:
             for model in (route.body, _model_of(route.response)):
                 if model is not None and model not in models:
                     models.append(model)
@@ -309,7 +329,7 @@ class Api:
             },
         }
         paths: dict[str, dict[str, Any]] = {}
-        for route in self.routes:
+        for route in routes:
             path = _openapi_path(route.path)
             operation: dict[str, Any] = {
                 "summary": route.summary,
@@ -347,6 +367,16 @@ class Api:
 
 def health(ctx: Context) -> dict[str, str]:
     return {"status": "healthy"}
+
+
+def _load(reference: Any) -> Any:
+    """`"package.module:Name"` -> the object; anything else as it is."""
+    if not isinstance(reference, str):
+        return reference
+    import importlib
+
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _model_of(response: Any) -> type[BaseModel] | None:

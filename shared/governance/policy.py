@@ -12,9 +12,24 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared import clock
-from shared.models.governance import DAYS, PolicyBody, minutes
 
-DEFAULT_POLICY: dict[str, Any] = PolicyBody().model_dump(mode="json")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The policy of an environment nobody configured (PolicyBody's defaults; a unit test
+# keeps the two equal, and the guard reads this without loading the models).
+DEFAULT_POLICY: dict[str, Any] = {
+    "requires_approval": False,
+    "min_approvals": 1,
+    "approver_role": "approver",
+    "approvers": [],
+    "prevent_self_approval": True,
+    "freeze_windows": [],
+}
+
+
+def minutes(hhmm: str) -> int:
+    """`HH:MM` -> minutes after midnight (`24:00` is 1440)."""
+    hours, mins = hhmm.split(":")
+    return int(hours) * 60 + int(mins)
 
 
 @dataclass(frozen=True)

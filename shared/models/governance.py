@@ -17,16 +17,11 @@ from pydantic import (
 
 from shared import clock
 from shared.config import ROLES
+from shared.governance.policy import minutes
 
 Name = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=256)]
 OptionalName = Optional[Annotated[str, StringConstraints(strict=True, max_length=256)]]
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
-
-
-def minutes(hhmm: str) -> int:
-    hours, mins = hhmm.split(":")
-    return int(hours) * 60 + int(mins)
 
 
 class FreezeWindow(BaseModel):

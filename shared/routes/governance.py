@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
 
@@ -15,27 +15,15 @@ from shared.governance import approvals, dora
 from shared.governance.audit import csv_lines
 from shared.governance.service import Governance
 from shared.models.deployment import Deployment, public
-from shared.models.governance import (
-    ApproveBody,
-    AuditEntry,
-    AuditQuery,
-    DoraGroup,
-    DoraMetrics,
-    DoraQuery,
-    DoraTrends,
-    NotificationSettings,
-    Policy,
-    PolicyBody,
-    RejectBody,
-    Runbook,
-    RunbookBody,
-    RunbookQuery,
-    SweepResult,
-)
 from shared.store.dora import outcomes_and_restores
 from shared.web import Context, Route
 
+if TYPE_CHECKING:
+    from shared.models.governance import AuditQuery, DoraQuery, RunbookQuery
+
 TAGS = ("governance",)
+# The models load when a governance route is first served: most requests never need them.
+M = "shared.models.governance:"
 
 
 def routes(gov: Callable[[], Governance]) -> list[Route]:
@@ -211,7 +199,7 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             f"{deployment_path}/approve",
             "POST",
             approve,
-            body=ApproveBody,
+            body=M + "ApproveBody",
             body_optional=True,
             response=Deployment,
             tags=TAGS,
@@ -221,7 +209,7 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             f"{deployment_path}/reject",
             "POST",
             reject,
-            body=RejectBody,
+            body=M + "RejectBody",
             response=Deployment,
             tags=TAGS,
             summary="reject a deployment waiting for approval (it is skipped)",
@@ -230,7 +218,7 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "/v1/policies/<environment>",
             "GET",
             get_policy,
-            response=Policy,
+            response=M + "Policy",
             tags=TAGS,
             summary="an environment's approval policy and freeze windows",
         ),
@@ -239,8 +227,8 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "PUT",
             put_policy,
             role="admin",
-            body=PolicyBody,
-            response=Policy,
+            body=M + "PolicyBody",
+            response=M + "Policy",
             tags=TAGS,
             summary="replace an environment's policy",
         ),
@@ -248,8 +236,8 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "/v1/audit-logs",
             "GET",
             list_audit,
-            query=AuditQuery,
-            response=[AuditEntry],
+            query=M + "AuditQuery",
+            response=[M + "AuditEntry"],
             tags=TAGS,
             summary="audit log entries, newest first",
         ),
@@ -257,7 +245,7 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "/v1/audit-logs/export.csv",
             "GET",
             export_audit,
-            query=AuditQuery,
+            query=M + "AuditQuery",
             tags=TAGS,
             summary="every matching audit entry as CSV (streamed)",
         ),
@@ -265,8 +253,8 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "/v1/metrics/dora",
             "GET",
             dora_metrics,
-            query=DoraQuery,
-            response=DoraMetrics,
+            query=M + "DoraQuery",
+            response=M + "DoraMetrics",
             tags=TAGS,
             summary="the four DORA keys over the last `days` days",
         ),
@@ -274,8 +262,8 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "/v1/metrics/dora/trends",
             "GET",
             dora_trends,
-            query=DoraQuery,
-            response=DoraTrends,
+            query=M + "DoraQuery",
+            response=M + "DoraTrends",
             tags=TAGS,
             summary="DORA figures per day",
         ),
@@ -283,8 +271,8 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "/v1/metrics/dora/by-service",
             "GET",
             dora_by_service,
-            query=DoraQuery,
-            response=[DoraGroup],
+            query=M + "DoraQuery",
+            response=[M + "DoraGroup"],
             tags=TAGS,
             summary="DORA figures per service (name)",
         ),
@@ -292,8 +280,8 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "/v1/metrics/dora/by-environment",
             "GET",
             dora_by_environment,
-            query=DoraQuery,
-            response=[DoraGroup],
+            query=M + "DoraQuery",
+            response=[M + "DoraGroup"],
             tags=TAGS,
             summary="DORA figures per environment",
         ),
@@ -301,8 +289,8 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "/v1/runbooks",
             "GET",
             list_runbooks,
-            query=RunbookQuery,
-            response=[Runbook],
+            query=M + "RunbookQuery",
+            response=[M + "Runbook"],
             tags=TAGS,
             summary="runbooks; q matches every word in title or content",
         ),
@@ -311,8 +299,8 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "POST",
             create_runbook,
             role="deployer",
-            body=RunbookBody,
-            response=Runbook,
+            body=M + "RunbookBody",
+            response=M + "Runbook",
             status=201,
             tags=TAGS,
             summary="create a runbook",
@@ -321,7 +309,7 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "/v1/runbooks/<runbook_id>",
             "GET",
             get_runbook,
-            response=Runbook,
+            response=M + "Runbook",
             tags=TAGS,
             summary="one runbook",
         ),
@@ -330,8 +318,8 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "PUT",
             replace_runbook,
             role="deployer",
-            body=RunbookBody,
-            response=Runbook,
+            body=M + "RunbookBody",
+            response=M + "Runbook",
             tags=TAGS,
             summary="replace a runbook",
         ),
@@ -349,7 +337,7 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "GET",
             get_notifications,
             role="admin",
-            response=NotificationSettings,
+            response=M + "NotificationSettings",
             tags=TAGS,
             summary="where failures and rollbacks are announced",
         ),
@@ -358,8 +346,8 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "PUT",
             put_notifications,
             role="admin",
-            body=NotificationSettings,
-            response=NotificationSettings,
+            body=M + "NotificationSettings",
+            response=M + "NotificationSettings",
             tags=TAGS,
             summary="set the Slack-compatible webhook for failures and rollbacks",
         ),
@@ -368,7 +356,7 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "POST",
             sweep_events,
             auth="internal",
-            response=SweepResult,
+            response=M + "SweepResult",
             tags=TAGS,
             summary="publish every event still unpublished (Cloud Scheduler)",
         ),

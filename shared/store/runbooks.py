@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
@@ -12,8 +12,10 @@ from shared import clock
 from shared.auth import Principal
 from shared.errors import NotFound
 from shared.governance import runbooks
-from shared.models.governance import RunbookBody
 from shared.models.ids import UUID
+
+if TYPE_CHECKING:
+    from shared.models.governance import RunbookBody
 
 MAX_SCAN = 2000
 DESC = firestore.Query.DESCENDING

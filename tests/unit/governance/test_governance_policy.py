@@ -131,3 +131,10 @@ def test_defaults():
         freeze_windows=[{"name": "w", "days": ["mon"], "start_time": "01:00", "end_time": "02:00"}]
     )
     assert weekly.freeze_windows[0].time_zone == "UTC"
+
+
+def test_the_default_policy_is_the_models_defaults():
+    from shared.governance.policy import DEFAULT_POLICY
+
+    assert DEFAULT_POLICY == PolicyBody().model_dump(mode="json")
+    assert with_defaults(None) == DEFAULT_POLICY and with_defaults(None) is not DEFAULT_POLICY
