@@ -12,6 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import requests
+
 from bench.support import Result, cold_imports, load, table
 from tests.support.emulators import Emulator, free_port, start_function
 from tests.support.identity import IdentityServer
@@ -76,8 +78,6 @@ def main() -> None:
         db.collection("bench").document("baseline").set({"value": 1})
         results: list[Result] = []
         for _ in range(50):  # warm both processes
-            import requests
-
             requests.get(base_url, timeout=10)
             requests.get(f"{url}/v1/deployments?limit=1", headers=headers, timeout=10)
 
@@ -135,7 +135,7 @@ def main() -> None:
             seed_scheduled(db, f"bench-p{client}", f"patched-{client}", 1000)
             targets[client] = []
             for j in range(N // CLIENTS):
-                response = __import__("requests").post(
+                response = requests.post(
                     f"{url}/v1/deployments",
                     headers=patch_headers[client],
                     timeout=30,
@@ -164,6 +164,43 @@ def main() -> None:
                 clients=CLIENTS,
                 partitioned=True,
             )
+        )
+        # The same with one client: the emulator runs queries one at a time, so at 4
+        # clients the patch's queue query waits for the others'; one client shows
+        # deployq's own cost next to a one-client baseline.
+        solo_headers = org_headers("bench-solo")
+        seed_scheduled(db, "bench-solo", "solo", 1000)
+        solo = [
+            requests.post(
+                f"{url}/v1/deployments",
+                headers=solo_headers,
+                timeout=30,
+                json={**TAXONOMY, "name": "solo", "version": f"new-{j}"},
+            ).json()["id"]
+            for j in range(N // CLIENTS + 1)
+        ]
+        requests.patch(
+            f"{url}/v1/deployments/{solo[0]}",
+            json={"status": "deployed"},
+            headers=solo_headers,
+            timeout=60,
+        )
+        solo_base = load(
+            "baseline, one client",
+            lambda s, i: s.get(base_url, timeout=30),
+            requests_total=N // CLIENTS,
+            clients=1,
+        )
+        solo_patch = load(
+            "patch to deployed, one client",
+            lambda s, i: s.patch(
+                f"{url}/v1/deployments/{solo[i + 1]}",
+                json={"status": "deployed"},
+                headers=solo_headers,
+                timeout=60,
+            ),
+            requests_total=N // CLIENTS,
+            clients=1,
         )
         from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -223,6 +260,11 @@ def main() -> None:
             f"first patch of each taxonomy (auto-skips 1,000): "
             f"{', '.join(f'{ms:.0f} ms' for ms in first_patch)}; "
             f"skipped in one taxonomy: {len(skipped)} (expected 1,000)"
+        )
+        print(
+            f"one client: patch to deployed p50 {solo_patch.p50:.1f} ms vs baseline p50 "
+            f"{solo_base.p50:.1f} ms = {solo_patch.p50 / solo_base.p50:.2f}x "
+            f"({solo_patch.errors} errors)"
         )
         print(
             f"bare auto-skip query on that taxonomy's queue (the organisation holds "
