@@ -26,7 +26,14 @@ from shared.canary import plan
 from shared.canary.plan import Action, Decision
 from shared.canary.verdict import CanaryVerdict, Sample
 from shared.canary.verdict import decide as judge
-from shared.errors import ApiError, BadRequest, Conflict, NotFound, ServiceUnavailable
+from shared.errors import (
+    ApiError,
+    BadRequest,
+    ConcurrentUpdate,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+)
 from shared.google.cloud_run import (
     CloudRun,
     EtagConflict,
@@ -604,14 +611,20 @@ class CanaryEngine:
     def _sync_deployment(
         self, org: str, record: dict[str, Any], status: Status, reason: str
     ) -> None:
-        """Mark the linked deployment; a refusal is recorded on the canary, never raised."""
+        """Mark the linked deployment; a failure is recorded on the canary, never raised.
+
+        A refusal (approval, transition) stands; a failure of the moment (Firestore
+        unavailable, contention) leaves `deployment_sync_pending` for the sweep to retry.
+        """
         if not record.get("deployment_id"):
             return
         principal = system(org)
         note = f"canary {record['id']} {record['status']}: {reason}"
         try:
             existing = self._deployments().get(org, record["deployment_id"]).get("notes")
-            notes = f"{existing}\n{note}" if existing else note  # the team's own notes stay
+            notes = existing or ""
+            if note not in notes:  # a retry after a lost answer adds nothing twice
+                notes = f"{existing}\n{note}" if existing else note  # the team's notes stay
             self._deployments().set_status(
                 org, record["deployment_id"], status, principal, notes[-10_000:]
             )
@@ -620,7 +633,39 @@ class CanaryEngine:
             log.warning(
                 "linked deployment not updated: %s", message, extra={"fields": _ids(record)}
             )
-            self.store.update(org, record["id"], {"deployment_error": message[:500]})
+            refused = isinstance(exc, ApiError) and exc.status < 500
+            refused = refused and not isinstance(exc, ConcurrentUpdate)
+            self.store.update(
+                org,
+                record["id"],
+                {
+                    "deployment_error": message[:500],
+                    "deployment_sync_pending": not refused,
+                    "deployment_sync_status": status.value,
+                    "deployment_sync_reason": reason[:500],
+                },
+            )
+            return
+        if record.get("deployment_sync_pending") or record.get("deployment_error"):
+            self.store.update(
+                org, record["id"], {"deployment_sync_pending": False, "deployment_error": None}
+            )
+
+    def retry_deployment_syncs(self, limit: int = SWEEP_LIMIT) -> int:
+        """Retry linked-deployment updates that failed for a passing reason; how many tried."""
+        tried = 0
+        for org, canary_id in self.store.sync_pending(limit):
+            record = self.store.get(org, canary_id)
+            if not record.get("deployment_sync_pending"):
+                continue
+            tried += 1
+            self._sync_deployment(
+                org,
+                record,
+                Status(record["deployment_sync_status"]),
+                record.get("deployment_sync_reason") or "",
+            )
+        return tried
 
     def _deployments(self):
         if self.deployments is None:
@@ -682,6 +727,10 @@ class CanaryEngine:
                 tried.update(due)
                 list(pool.map(one, due))
         self.monitoring.write(metrics)
+        try:
+            self.retry_deployment_syncs()
+        except Exception:  # noqa: BLE001 - the next sweep tries again
+            log.exception("retrying linked deployment updates failed")
         return checked
 
     # -- manual promote / abort ---------------------------------------------------

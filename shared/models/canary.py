@@ -228,6 +228,11 @@ class Canary(BaseModel):
     started_at: Optional[str] = None
     ended_at: Optional[str] = None
     deployment_error: Optional[str] = None
+    deployment_sync_pending: bool = Field(
+        default=False,
+        description="the linked deployment's update failed for a passing reason; "
+        "the sweep retries it",
+    )
     created_by_actor: Optional[str] = None
     checks: list[Check] = Field(default_factory=list)
     created_at: str

@@ -23,6 +23,7 @@ from shared.errors import Conflict, ServiceUnavailable
 from shared.models.job import FINISHED, WAITING, JobStatus
 from shared.packages.deploy import JobCancelled, Superseded
 from shared.store.jobs import JobStore
+from shared.tasks import MAX_DISPATCH_DEADLINE_SECONDS
 
 log = logs.get("packages.jobs")
 LEASE_CAP_SECONDS = 120
@@ -110,6 +111,9 @@ def create_job(
             {"job_id": job["job_id"], "organisation": org},
             schedule_time=clock.parse(job["scheduled_at"]) if schedule_at else None,
             audience=worker_audience(settings.worker_url),
+            # the worker answers when the job is done: let Cloud Tasks wait for the whole
+            # run (the worker function's timeout is the same 30 minutes)
+            dispatch_deadline=MAX_DISPATCH_DEADLINE_SECONDS,
         )
     except Exception as exc:
         log.exception("enqueue of job %s failed", job["job_id"])

@@ -515,3 +515,60 @@ def test_a_vanished_service_holds_the_canary_and_abort_still_ends_it(
     fake.run.fail_next("GetService", "NOT_FOUND")
     aborted = canaries.post(f"/v1/canaries/{canary['id']}/abort", headers=gh)
     assert aborted.status_code == 200 and aborted.get_json()["status"] == "aborted"
+
+
+def test_a_linked_update_that_fails_for_a_moment_is_retried_by_the_sweep(
+    canaries, deployments, fake, service, gh, internal_headers, monkeypatch
+):
+    from shared.errors import ServiceUnavailable
+    from shared.store.deployments import DeploymentStore
+
+    deployment = create_deployment(deployments, gh, version="2.0.0")
+    canary = start(canaries, gh, deployment_id=deployment["id"], step_minutes=5).get_json()
+    set_status = DeploymentStore.set_status
+
+    def unavailable(self, *args, **kwargs):
+        raise ServiceUnavailable("Firestore is unavailable")
+
+    monkeypatch.setattr(DeploymentStore, "set_status", unavailable)
+    promoted = canaries.post(f"/v1/canaries/{canary['id']}/promote", headers=gh).get_json()
+    assert promoted["status"] == "promoted" and traffic(fake) == {"web-2": 100}
+    record = canaries.get(f"/v1/canaries/{canary['id']}", headers=gh).get_json()
+    assert "unavailable" in record["deployment_error"] and record["deployment_sync_pending"]
+    linked = deployments.get(f"/v1/deployments/{deployment['id']}", headers=gh).get_json()
+    assert linked["status"] == "in_progress"
+
+    canaries.post("/v1/canaries:sweep", headers=internal_headers)  # still unavailable
+    assert canaries.get(f"/v1/canaries/{canary['id']}", headers=gh).get_json()[
+        "deployment_sync_pending"
+    ]
+    monkeypatch.setattr(DeploymentStore, "set_status", set_status)
+    assert canaries.post("/v1/canaries:sweep", headers=internal_headers).status_code == 200
+    record = canaries.get(f"/v1/canaries/{canary['id']}", headers=gh).get_json()
+    assert record["deployment_error"] is None and not record["deployment_sync_pending"]
+    linked = deployments.get(f"/v1/deployments/{deployment['id']}", headers=gh).get_json()
+    assert linked["status"] == "deployed"
+    assert linked["notes"].count(f"canary {canary['id']} promoted") == 1
+    canaries.post("/v1/canaries:sweep", headers=internal_headers)  # nothing left to retry
+    again = deployments.get(f"/v1/deployments/{deployment['id']}", headers=gh).get_json()
+    assert again["updated_at"] == linked["updated_at"]
+
+
+def test_a_refused_linked_update_is_not_retried(
+    canaries, deployments, fake, service, gh, internal_headers
+):
+    deployment = create_deployment(deployments, gh, version="2.0.0")
+    canary = start(canaries, gh, deployment_id=deployment["id"], step_minutes=5).get_json()
+    # someone marks the deployment failed meanwhile: promote cannot make it deployed
+    moved = deployments.patch(
+        f"/v1/deployments/{deployment['id']}", json={"status": "failed"}, headers=gh
+    )
+    assert moved.status_code == 200
+    promoted = canaries.post(f"/v1/canaries/{canary['id']}/promote", headers=gh).get_json()
+    assert promoted["status"] == "promoted"
+    record = canaries.get(f"/v1/canaries/{canary['id']}", headers=gh).get_json()
+    assert "cannot move a failed deployment" in record["deployment_error"]
+    assert record["deployment_sync_pending"] is False
+    canaries.post("/v1/canaries:sweep", headers=internal_headers)
+    linked = deployments.get(f"/v1/deployments/{deployment['id']}", headers=gh).get_json()
+    assert linked["status"] == "failed"

@@ -79,6 +79,8 @@ def test_scheduled_job_runs_at_its_time_and_not_before(api, headers, dev, stagin
     )
     [task] = fake_apis.tasks.pending()
     assert abs(task.schedule_time.timestamp() - at.timestamp()) < 0.01
+    # Cloud Tasks waits for the whole run, not its default 10 minutes
+    assert task.dispatch_deadline.total_seconds() == 1800
     time.sleep(0.5)
     assert job(api, headers, created["job_id"])["status"] == "queued"
     assert snapshot(staging, "customers") == {"customers": {}}
