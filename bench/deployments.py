@@ -67,9 +67,10 @@ def main() -> None:
         def org_headers(org: str) -> dict[str, str]:
             return {"Authorization": f"Bearer {identity.github_token(org)}"}
 
-        # The emulator answers a query by scanning the whole collection (production reads
-        # the composite index), so each measured query gets its own organisation: the
-        # figures then show deployq's cost, not the emulator's scan of unrelated records.
+        # The emulator answers a query by scanning the collection group (production reads
+        # an index), so each measured query gets its own organisation, and the patch
+        # measurements their own projects: the figures then show deployq's cost, not the
+        # emulator's scan of unrelated records.
         headers = org_headers("bench")
 
         from google.cloud import firestore
@@ -127,16 +128,34 @@ def main() -> None:
             )
         )
 
+        def own_project(name: str):
+            """A deployments process on a project of its own, warmed, and its database.
+
+            The emulator answers a query by scanning every document of the collection
+            group in the project, deleted ones included (production reads an index), so
+            each patch measurement gets a project of its own: what the earlier sections
+            wrote stays out of its queue queries.
+            """
+            process = start_function(
+                "deployments", free_port(), {**env, "GOOGLE_CLOUD_PROJECT": name}, log_dir
+            )
+            processes.append(process)
+            address = f"http://127.0.0.1:{process.port}"
+            for _ in range(50):
+                requests.get(f"{address}/v1/deployments?limit=1", headers=headers, timeout=10)
+            return address, firestore.Client(project=name)
+
         # patch-to-deployed: each client owns a taxonomy holding 1,000 older scheduled
         # deployments; its first patch skips all 1,000, later ones find the queue clean.
+        patch_url, patch_db = own_project(f"{project}-patch")
         targets: dict[int, list[str]] = {}
         patch_headers = {client: org_headers(f"bench-p{client}") for client in range(CLIENTS)}
         for client in range(CLIENTS):
-            seed_scheduled(db, f"bench-p{client}", f"patched-{client}", 1000)
+            seed_scheduled(patch_db, f"bench-p{client}", f"patched-{client}", 1000)
             targets[client] = []
             for j in range(N // CLIENTS):
                 response = requests.post(
-                    f"{url}/v1/deployments",
+                    f"{patch_url}/v1/deployments",
                     headers=patch_headers[client],
                     timeout=30,
                     json={**TAXONOMY, "name": f"patched-{client}", "version": f"new-{j}"},
@@ -147,7 +166,7 @@ def main() -> None:
         def patch(session, i):
             client, j = i % CLIENTS, i // CLIENTS
             response = session.patch(
-                f"{url}/v1/deployments/{targets[client][j]}",
+                f"{patch_url}/v1/deployments/{targets[client][j]}",
                 json={"status": "deployed"},
                 headers=patch_headers[client],
                 timeout=60,
@@ -168,11 +187,12 @@ def main() -> None:
         # The same with one client: the emulator runs queries one at a time, so at 4
         # clients the patch's queue query waits for the others'; one client shows
         # deployq's own cost next to a one-client baseline.
+        solo_url, solo_db = own_project(f"{project}-solo")
         solo_headers = org_headers("bench-solo")
-        seed_scheduled(db, "bench-solo", "solo", 1000)
+        seed_scheduled(solo_db, "bench-solo", "solo", 1000)
         solo = [
             requests.post(
-                f"{url}/v1/deployments",
+                f"{solo_url}/v1/deployments",
                 headers=solo_headers,
                 timeout=30,
                 json={**TAXONOMY, "name": "solo", "version": f"new-{j}"},
@@ -180,7 +200,7 @@ def main() -> None:
             for j in range(N // CLIENTS + 1)
         ]
         requests.patch(
-            f"{url}/v1/deployments/{solo[0]}",
+            f"{solo_url}/v1/deployments/{solo[0]}",
             json={"status": "deployed"},
             headers=solo_headers,
             timeout=60,
@@ -194,7 +214,7 @@ def main() -> None:
         solo_patch = load(
             "patch to deployed, one client",
             lambda s, i: s.patch(
-                f"{url}/v1/deployments/{solo[i + 1]}",
+                f"{solo_url}/v1/deployments/{solo[i + 1]}",
                 json={"status": "deployed"},
                 headers=solo_headers,
                 timeout=60,
@@ -205,7 +225,7 @@ def main() -> None:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         skipped = list(
-            db.collection("organisations")
+            patch_db.collection("organisations")
             .document("bench-p0")
             .collection("deployments")
             .where(filter=FieldFilter("status", "==", "skipped"))
@@ -220,13 +240,14 @@ def main() -> None:
         from shared.models.deployment import taxonomy_key
         from shared.store.deployments import DeploymentStore
 
-        queue = DeploymentStore(db).queue(
+        queue = DeploymentStore(patch_db).queue(
             "bench-p0", taxonomy_key({**TAXONOMY, "name": "patched-0"})
         )
         query = (
             queue.where(filter=FieldFilter("created_at", "<", "9999"))
             .order_by("created_at", direction="DESCENDING")
             .limit(200)
+            .select([])
         )
         samples = []
         for _ in range(30):
@@ -234,7 +255,7 @@ def main() -> None:
             list(query.stream())
             samples.append((time.perf_counter() - started) * 1000)
         collection_size = (
-            db.collection("organisations")
+            patch_db.collection("organisations")
             .document("bench-p0")
             .collection("deployments")
             .count()
@@ -268,7 +289,7 @@ def main() -> None:
         )
         print(
             f"bare auto-skip query on that taxonomy's queue (the organisation holds "
-            f"{collection_size} deployments), one client, no HTTP: "
+            f"{collection_size} deployments), one client, no HTTP, in the patch project: "
             f"p50 {statistics.median(samples):.1f} ms"
         )
         # A 100-record page costs what Firestore takes to return 100 documents: compare the

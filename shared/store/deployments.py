@@ -45,7 +45,7 @@ from shared.models.deployment import (
     transition_error,
 )
 from shared.models.ids import UUID
-from shared.store.firestore import StripedLocks, run_transaction
+from shared.store.firestore import StripedLocks, commit, run_optimistic, run_transaction
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # Deployments skipped in one commit: each is two writes (the record, its queue entry), so
@@ -149,14 +149,21 @@ class DeploymentStore:
 
     # -- writes -------------------------------------------------------------------
 
-    def write(self, writer, org: str, before: dict | None, after: dict[str, Any]) -> None:
+    def write(
+        self, writer, org: str, before: dict | None, after: dict[str, Any], read_at=None
+    ) -> None:
         """Write a record with `writer` (transaction or batch), its queue entry in step.
 
-        `before` None creates the record (failing if the id exists).
+        `before` None creates the record (failing if the id exists). `read_at`, the update
+        time `before` was read at, makes the commit fail (FailedPrecondition) if the record
+        changed since.
         """
         ref = self.collection(org).document(after["id"])
         if before is None:
             writer.create(ref, after)
+        elif read_at is not None:
+            option = self.db.write_option(last_update_time=read_at)
+            writer.update(ref, {k: v for k, v in after.items() if before.get(k) != v}, option)
         else:
             writer.set(ref, after)
         was = before is not None and before.get("status") == Status.scheduled.value
@@ -312,61 +319,71 @@ class DeploymentStore:
         Raises NotFound, Conflict (illegal transition) or ConcurrentUpdate. Setting the
         status a deployment already has changes nothing.
         """
-        current = self.get(org, deployment_id)
-        ref = self.collection(org).document(deployment_id)
-        target = patch.status
-        # Found outside the transaction and re-read inside it by reference, so the commit
-        # locks those documents only, never a query range (no older record can appear:
-        # created_at is the creation time).
-        candidates: list = []
+        ref = self.collection(org).document(check_id(deployment_id))
+        snapshot = ref.get()
+        if not snapshot.exists:
+            raise NotFound(f"deployment {deployment_id} not found")
+        reads = {"first": snapshot}
 
-        def body(transaction):
-            snapshot = ref.get(transaction=transaction)
-            before = snapshot.to_dict()
-            after = dict(before)
-            status_change = target is not None and target.value != before["status"]
-            older, replaced = [], None
-            if status_change:
-                problem = transition_error(Status(before["status"]), target)
-                if problem:
-                    raise Conflict(problem, code="invalid_transition")
-                if self.guard:
-                    self.guard(transaction, org, before, target, patch, principal)
-                if target == Status.deployed:
-                    older = self._read(candidates, transaction)
-                    replaced = self._replaced_record(org, before, transaction)
-            for name in ("notes", "deployment_uri"):
-                value = getattr(patch, name)
-                if value is not None:
-                    after[name] = value
-            if not status_change and after == before:
-                return before, []
-            now = clock.now_text()
-            after["updated_at"] = now
-            if status_change:
-                after["status"] = target.value
-                after["status_changed_at"] = now
-                if target == Status.deployed:
-                    after["deployed_at"] = now
-            self.write(transaction, org, before, after)
-            changes = [Change(_change_type(before, after), deployment_id, before, after)]
-            if patch.override_reason:
-                changes[0].extra["override_reason"] = patch.override_reason
-            changes += self._skip(transaction, org, older, after, now)
-            if replaced is not None:
-                changes.append(self._mark_rolled_back(transaction, org, replaced, after, now))
-            if self.write_changes:
-                self.write_changes(transaction, org, changes, principal, meta or {})
-            return after, changes
+        def attempt():
+            current = reads.pop("first", None) or ref.get()
+            return self._patch_once(org, current, patch, principal, meta)
 
-        with self._locks(f"{org}/{current['taxonomy_key']}"):
-            if target == Status.deployed and current["status"] != Status.deployed.value:
-                candidates = self._older_scheduled(org, current)
-            after, changes = run_transaction(self.db, body)
-            if changes and len(candidates) >= SKIP_CHUNK:
+        with self._locks(f"{org}/{snapshot.get('taxonomy_key')}"):
+            after, changes, older = run_optimistic(attempt)
+            if changes and older >= SKIP_CHUNK:
                 changes += self._skip_remaining(org, after, principal, meta)
         self._publish(org, changes)
         return after
+
+    def _patch_once(
+        self, org: str, snapshot, patch: DeploymentPatch, principal: Principal, meta
+    ) -> tuple[dict[str, Any], list[Change], int]:
+        """One optimistic attempt: read, decide, then one commit whose preconditions hold
+        only if nothing read has changed (else Stale). Returns (record, changes, older found).
+
+        Older scheduled deployments come from the taxonomy's queue (no older one can
+        appear later: created_at is the creation time) and are read by reference.
+        """
+        target = patch.status
+        before = snapshot.to_dict()
+        after = dict(before)
+        status_change = target is not None and target.value != before["status"]
+        older, replaced = [], None
+        if status_change:
+            problem = transition_error(Status(before["status"]), target)
+            if problem:
+                raise Conflict(problem, code="invalid_transition")
+            if self.guard:
+                self.guard(None, org, before, target, patch, principal)
+            if target == Status.deployed:
+                older = self._read(self._older_scheduled(org, before))
+                replaced = self._replaced_record(org, before)
+        for name in ("notes", "deployment_uri"):
+            value = getattr(patch, name)
+            if value is not None:
+                after[name] = value
+        if not status_change and after == before:
+            return before, [], 0
+        now = clock.now_text()
+        after["updated_at"] = now
+        if status_change:
+            after["status"] = target.value
+            after["status_changed_at"] = now
+            if target == Status.deployed:
+                after["deployed_at"] = now
+        batch = self.db.batch()
+        self.write(batch, org, before, after, read_at=snapshot.update_time)
+        changes = [Change(_change_type(before, after), before["id"], before, after)]
+        if patch.override_reason:
+            changes[0].extra["override_reason"] = patch.override_reason
+        changes += self._skip(batch, org, older, after, now)
+        if replaced is not None:
+            changes.append(self._mark_rolled_back(batch, org, replaced, after, now))
+        if self.write_changes:
+            self.write_changes(batch, org, changes, principal, meta or {})
+        commit(batch)
+        return after, changes, len(older)
 
     def set_status(
         self, org: str, deployment_id: str, status: Status, principal: Principal, notes: str | None
@@ -386,7 +403,7 @@ class DeploymentStore:
         key = taxonomy_key({name: taxonomy.get(name) or None for name in TAXONOMY_FIELDS})
 
         queue = self.queue(org, key)
-        scheduled = queue.order_by("created_at", direction=DESC).limit(SKIP_CHUNK + 1)
+        scheduled = queue.order_by("created_at", direction=DESC).limit(SKIP_CHUNK + 1).select([])
         candidates: list = []
 
         def body(transaction):
@@ -536,8 +553,8 @@ class DeploymentStore:
 
     # -- helpers ------------------------------------------------------------------
 
-    def _read(self, refs: list, transaction) -> list:
-        """Documents by reference inside a transaction (locks exactly those documents)."""
+    def _read(self, refs: list, transaction=None) -> list:
+        """Documents by reference (in a transaction: locks exactly those documents)."""
         return list(self.db.get_all(refs, transaction=transaction)) if refs else []
 
     def _older_scheduled(self, org: str, record: dict[str, Any]) -> list:
@@ -547,10 +564,11 @@ class DeploymentStore:
             .where(filter=FieldFilter("created_at", "<", record["created_at"]))
             .order_by("created_at", direction=DESC)
             .limit(SKIP_CHUNK)
+            .select([])  # ids only: the records are read by reference in the transaction
         )
         return [self.collection(org).document(s.id) for s in query.stream()]
 
-    def _replaced_record(self, org: str, record: dict[str, Any], transaction):
+    def _replaced_record(self, org: str, record: dict[str, Any], transaction=None):
         """The deployed record a rollback replaces (rolled_back once the rollback deploys)."""
         replaced_id = record.get("rollback_from_deployment_id")
         if record.get("trigger") != Trigger.rollback.value or not replaced_id:
@@ -580,7 +598,7 @@ class DeploymentStore:
             )
             after = dict(before, status=Status.skipped.value, updated_at=now, status_changed_at=now)
             after["notes"] = f"{before['notes']}\n{note}" if before.get("notes") else note
-            self.write(transaction, org, before, after)
+            self.write(transaction, org, before, after, read_at=snapshot.update_time)
             changes.append(Change("deployq.deployment.status_changed", after["id"], before, after))
         return changes
 
@@ -595,7 +613,7 @@ class DeploymentStore:
             status_changed_at=now,
             notes=f"Rolled back by deployment {rollback['id']} (version {rollback['version']})",
         )
-        self.write(transaction, org, before, after)
+        self.write(transaction, org, before, after, read_at=snapshot.update_time)
         return Change("deployq.deployment.status_changed", after["id"], before, after)
 
     def _skip_remaining(

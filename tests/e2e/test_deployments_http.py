@@ -104,6 +104,34 @@ def test_thirty_concurrent_patches_to_deployed_lose_nothing(servers, gh):
             assert winner in deployed_at and deployed_at[winner] > record["created_at"]
 
 
+def test_concurrent_patches_of_one_record_keep_every_change(servers, gh):
+    """Notes from one process, status from the other, at once: neither overwrites the other."""
+    for round_ in range(8):
+        record = requests.post(
+            f"{servers[0]}/v1/deployments",
+            json={**TAXONOMY, "version": f"r{round_}"},
+            headers=gh,
+            timeout=10,
+        ).json()
+        url = f"/v1/deployments/{record['id']}"
+        calls = [
+            (f"{servers[0]}{url}", {"notes": f"note {round_}"}),
+            (f"{servers[1]}{url}", {"status": "in_progress"}),
+            (f"{servers[0]}{url}", {"deployment_uri": f"https://ci/{round_}"}),
+        ]
+        with ThreadPoolExecutor(3) as pool:
+            answers = list(
+                pool.map(
+                    lambda call: requests.patch(call[0], json=call[1], headers=gh, timeout=60),
+                    calls,
+                )
+            )
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        final = requests.get(f"{servers[1]}{url}", headers=gh, timeout=10).json()
+        assert final["notes"] == f"note {round_}" and final["status"] == "in_progress"
+        assert final["deployment_uri"] == f"https://ci/{round_}"
+
+
 def test_ten_concurrent_creates_with_one_idempotency_key(servers, gh):
     headers = {**gh, "Idempotency-Key": "workflow-run-7"}
     body = {**TAXONOMY, "version": "7"}
