@@ -99,7 +99,7 @@ locals {
     "dora_days/outcomes", "dora_days/restores", "dora_taxonomies/failures",
     "dora_taxonomies/deploys", "runbooks/content", "chunks/text", "chunks/data",
     "before_images/data", "pk_mappings/data", "package_deployments/pk_mapping_json",
-    "packages/filter_json",
+    "packages/filter_json", "days/entries",
   ])
 }
 

@@ -4,16 +4,20 @@ Layout (every tenant under its own path, so no collection takes another
 tenant's writes):
 
     organisations/{org}/deployments/{id}          one deployment; `taxonomy_key` indexed
-    organisations/{org}/queues/{taxonomy_key}/scheduled/{id}
-                                                  the taxonomy's queue: one entry per
-                                                  scheduled deployment (`created_at`)
+    organisations/{org}/queues/{taxonomy_key}      the taxonomy's queue: `floor`, a day
+                                                  no scheduled deployment is older than
+    organisations/{org}/queues/{taxonomy_key}/days/{YYYY-MM-DD}
+                                                  `entries`: "created_at|id" of the
+                                                  deployments created that day and
+                                                  still scheduled
     organisations/{org}/idempotency_keys/{sha256}  request hash + deployment id, `expire_at` TTL
 
 Every query filters on indexed equality fields (`taxonomy_key`, `status`, the
 list filters) and orders by one timestamp, so its cost depends on the page it
 returns, not on how many deployments the organisation has. Auto-skip and claim
-read the taxonomy's queue, which holds only what is still scheduled there, and
-`write` keeps it in step with the records in the same commit.
+read the taxonomy's queue by key (the days from `floor` to the record's), never a
+query: `write` keeps it in step with the records in the same commit, with blind
+transforms (ArrayUnion/ArrayRemove, Minimum), so creating a deployment reads nothing.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.transforms import ArrayRemove, ArrayUnion, Maximum, Minimum
 
 from shared import clock
 from shared.auth import Principal
@@ -51,6 +56,8 @@ IDEMPOTENCY_TTL = timedelta(hours=24)
 # Deployments skipped in one commit: each is two writes (the record, its queue entry), so
 # a chunk with the main record and its events stays under Firestore's 500 writes.
 SKIP_CHUNK = 200
+# Day documents of a queue read per round trip.
+QUEUE_DAYS_PER_READ = 300
 # How far back rollback looks for an earlier deployed version.
 ROLLBACK_SCAN_LIMIT = 1000
 DESC = firestore.Query.DESCENDING
@@ -77,6 +84,19 @@ ChangePublisher = Callable[[str, list[Change]], None]
 # Called first in a create transaction to complete the new record (approval state):
 # (transaction, org, record), may read, mutates the record.
 RecordPreparer = Callable[[Any, str, dict], None]
+
+
+def _entry(record: dict[str, Any]) -> str:
+    """A queue entry: text order is creation order."""
+    return f"{record['created_at']}|{record['id']}"
+
+
+def _entry_id(entry: str) -> str:
+    return entry.rsplit("|", 1)[1]
+
+
+def _day_number(day: str) -> int:
+    return date.fromisoformat(day).toordinal()
 
 
 def check_id(deployment_id: str) -> str:
@@ -136,9 +156,40 @@ class DeploymentStore:
     def collection(self, org: str):
         return self._org(org).collection("deployments")
 
-    def queue(self, org: str, key: str):
-        """The scheduled deployments of one taxonomy: entries named by deployment id."""
-        return self._org(org).collection("queues").document(key).collection("scheduled")
+    def _queue(self, org: str, key: str):
+        return self._org(org).collection("queues").document(key)
+
+    def _queue_day(self, org: str, key: str, day: str):
+        return self._queue(org, key).collection("days").document(day)
+
+    def queued(self, org: str, key: str, until: str | None = None) -> list[str]:
+        """Entries ("created_at|id") of the taxonomy's scheduled deployments, oldest first.
+
+        Only those created on or before the day `until` (default: tomorrow, UTC): the
+        days from the queue's floor to `until`, read by key.
+        """
+        last = _day_number(until) if until else clock.utcnow().date().toordinal() + 1
+        head_ref = self._queue(org, key)
+        last_ref = self._queue_day(org, key, date.fromordinal(last).isoformat())
+        entries: list[str] = []
+        floor = last
+        for snapshot in self.db.get_all([head_ref, last_ref]):
+            data = snapshot.to_dict() or {}
+            if snapshot.reference.path == head_ref.path:
+                floor = min(int(data.get("floor", last)), last)
+            else:
+                entries += data.get("entries") or []
+        days = [date.fromordinal(n).isoformat() for n in range(floor, last)]
+        for start in range(0, len(days), QUEUE_DAYS_PER_READ):
+            refs = [self._queue_day(org, key, d) for d in days[start : start + QUEUE_DAYS_PER_READ]]
+            for snapshot in self.db.get_all(refs, field_paths=["entries"]):
+                entries += (snapshot.to_dict() or {}).get("entries") or []
+        return sorted(entries)
+
+    def _raise_floor(self, writer, org: str, record: dict[str, Any]) -> None:
+        """Nothing scheduled is older than `record` any more: later reads start at its day."""
+        day = _day_number(record["created_at"][:10])
+        writer.set(self._queue(org, record["taxonomy_key"]), {"floor": Maximum(day)}, merge=True)
 
     def _by_taxonomy(self, org: str, key: str, status: Status):
         return (
@@ -168,11 +219,15 @@ class DeploymentStore:
             writer.set(ref, after)
         was = before is not None and before.get("status") == Status.scheduled.value
         now = after.get("status") == Status.scheduled.value
-        entry = self.queue(org, after["taxonomy_key"]).document(after["id"])
+        key, day = after["taxonomy_key"], after["created_at"][:10]
         if now and not was:
-            writer.set(entry, {"created_at": after["created_at"]})
+            entry = ArrayUnion([_entry(after)])
+            writer.set(self._queue_day(org, key, day), {"entries": entry}, merge=True)
+            floor = Minimum(_day_number(day))
+            writer.set(self._queue(org, key), {"floor": floor}, merge=True)
         elif was and not now:
-            writer.delete(entry)
+            entry = ArrayRemove([_entry(before)])
+            writer.set(self._queue_day(org, key, day), {"entries": entry}, merge=True)
 
     # -- reads --------------------------------------------------------------------
 
@@ -380,6 +435,8 @@ class DeploymentStore:
         changes += self._skip(batch, org, older, after, now)
         if replaced is not None:
             changes.append(self._mark_rolled_back(batch, org, replaced, after, now))
+        if target == Status.deployed and status_change and len(older) < SKIP_CHUNK:
+            self._raise_floor(batch, org, after)
         if self.write_changes:
             self.write_changes(batch, org, changes, principal, meta or {})
         commit(batch)
@@ -402,8 +459,6 @@ class DeploymentStore:
         """
         key = taxonomy_key({name: taxonomy.get(name) or None for name in TAXONOMY_FIELDS})
 
-        queue = self.queue(org, key)
-        scheduled = queue.order_by("created_at", direction=DESC).limit(SKIP_CHUNK + 1).select([])
         candidates: list = []
 
         def body(transaction):
@@ -431,13 +486,16 @@ class DeploymentStore:
             self.write(transaction, org, before, after)
             changes = [Change("deployq.deployment.status_changed", after["id"], before, after)]
             changes += self._skip(transaction, org, snapshots[1:], after, now, verb="claimed")
+            if len(candidates) <= SKIP_CHUNK:
+                self._raise_floor(transaction, org, after)
             if self.write_changes:
                 self.write_changes(transaction, org, changes, principal, meta or {})
             return after, changes
 
         with self._locks(f"{org}/{key}"):
             while True:
-                candidates = [self.collection(org).document(s.id) for s in scheduled.stream()]
+                newest = self.queued(org, key)[::-1][: SKIP_CHUNK + 1]
+                candidates = [self.collection(org).document(_entry_id(e)) for e in newest]
                 try:
                     after, changes = run_transaction(self.db, body)
                     break
@@ -559,14 +617,10 @@ class DeploymentStore:
 
     def _older_scheduled(self, org: str, record: dict[str, Any]) -> list:
         """References to the newest SKIP_CHUNK deployments queued before `record`."""
-        query = (
-            self.queue(org, record["taxonomy_key"])
-            .where(filter=FieldFilter("created_at", "<", record["created_at"]))
-            .order_by("created_at", direction=DESC)
-            .limit(SKIP_CHUNK)
-            .select([])  # ids only: the records are read by reference in the transaction
-        )
-        return [self.collection(org).document(s.id) for s in query.stream()]
+        created = record["created_at"]
+        entries = self.queued(org, record["taxonomy_key"], created[:10])
+        older = [e for e in entries if e.split("|", 1)[0] < created][::-1][:SKIP_CHUNK]
+        return [self.collection(org).document(_entry_id(e)) for e in older]
 
     def _replaced_record(self, org: str, record: dict[str, Any], transaction=None):
         """The deployed record a rollback replaces (rolled_back once the rollback deploys)."""
@@ -634,6 +688,8 @@ class DeploymentStore:
             def body(transaction, refs=refs):
                 snapshots = self._read(refs, transaction)
                 chunk = self._skip(transaction, org, snapshots, winner, clock.now_text(), verb)
+                if len(refs) < SKIP_CHUNK:
+                    self._raise_floor(transaction, org, winner)
                 if chunk and self.write_changes:
                     self.write_changes(transaction, org, chunk, principal, meta or {})
                 return chunk

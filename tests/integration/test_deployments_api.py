@@ -212,7 +212,7 @@ def queued(base_env, record) -> set[str]:
     from shared.store.deployments import DeploymentStore
 
     store = DeploymentStore(fs.client(base_env["GOOGLE_CLOUD_PROJECT"]))
-    return {s.id for s in store.queue("acme", taxonomy_key(record)).stream()}
+    return {entry.rsplit("|", 1)[1] for entry in store.queued("acme", taxonomy_key(record))}
 
 
 def test_the_queue_holds_exactly_the_scheduled_deployments(deployments, gh, base_env):
@@ -238,6 +238,42 @@ def test_the_queue_holds_exactly_the_scheduled_deployments(deployments, gh, base
     assert status(deployments, gh, rollback["id"]) == "skipped"
     listed = deployments.get("/v1/deployments?status=scheduled&limit=1000", headers=gh).json
     assert queued(base_env, first) == {r["id"] for r in listed} == set()
+
+
+def test_the_queue_spans_days(deployments, gh, base_env, monkeypatch):
+    from datetime import timedelta
+
+    from shared import clock
+
+    start = clock.parse("2026-03-01T23:00:00Z")
+    day = {"n": 0, "tick": 0}
+
+    def now():
+        day["tick"] += 1
+        return start + timedelta(days=day["n"], seconds=day["tick"])
+
+    monkeypatch.setattr(clock, "utcnow", now)
+
+    def on(n, version):
+        day["n"] = n
+        return new(deployments, gh, version)
+
+    first, third = on(0, "1"), on(2, "3")
+    fifth, newer_same_day = on(4, "5"), on(4, "5b")
+    assert queued(base_env, first) == {first["id"], third["id"], fifth["id"], newer_same_day["id"]}
+    assert patch(deployments, gh, fifth["id"], status="deployed").status_code == 200
+    assert status(deployments, gh, first["id"]) == status(deployments, gh, third["id"]) == "skipped"
+    assert queued(base_env, first) == {newer_same_day["id"]}
+    sixth, later = on(5, "6"), on(40, "later")
+    day["n"] = 41
+    assert patch(deployments, gh, later["id"], status="deployed").status_code == 200
+    assert status(deployments, gh, newer_same_day["id"]) == "skipped"
+    assert status(deployments, gh, sixth["id"]) == "skipped"
+    a, b = on(42, "a"), on(43, "b")
+    claim = {k: TAXONOMY[k] for k in ("name", "provider", "cloud_account_id", "region")}
+    claimed = deployments.post("/v1/deployments/claim", json=claim, headers=gh).json
+    assert claimed["id"] == b["id"] and status(deployments, gh, a["id"]) == "skipped"
+    assert queued(base_env, first) == set()
 
 
 def deploy(client, headers, version, **fields):
