@@ -71,6 +71,7 @@ class Write:
     data: dict[str, Any]
     merge: bool
     before: Any  # encoded before-image, None when the document is absent
+    record: str | None = None  # the package record's key; None for a created parent
 
 
 @dataclass
@@ -200,7 +201,7 @@ class PackageDeploy:
         first: BaseException | None = None
         while self._in_flight:
             try:
-                self._in_flight.popleft().result()
+                self._refused(self._in_flight.popleft().result())
             except BaseException as exc:  # noqa: BLE001 - re-raised below after the rest ended
                 first = first or exc
         if first is not None:
@@ -353,7 +354,7 @@ class PackageDeploy:
                     continue
             else:
                 data = row["data"]
-            group.writes.append(Write(name, key, data, merge, before))
+            group.writes.append(Write(name, key, data, merge, before, original))
             group.succeeded += 1
         group.writes = parents + group.writes
         return group
@@ -537,22 +538,52 @@ class PackageDeploy:
         self._progress([w for g in groups for w in g.writes], journal=True)
         for group in groups:
             while len(self._in_flight) >= COMMITS_IN_FLIGHT:
-                self._in_flight.popleft().result()
+                self._refused(self._in_flight.popleft().result())
             self._in_flight.append(self._pool.submit(self._write_target, group.writes))
 
-    def _write_target(self, writes: list[Write]) -> None:
+    def _write_target(self, writes: list[Write]) -> list[tuple[Write, str]]:
+        """Commit the writes; the ones the target refused, with why (continue_on_error).
+
+        Without continue_on_error a refused commit raises WriteRefused (the deploy is
+        undone). With it, a refused commit is retried one document at a time, so every
+        document the target takes is written and only the refused ones are reported.
+        """
         from google.api_core import exceptions as gexc
 
+        refused: list[tuple[Write, str]] = []
         for start in range(0, len(writes), MAX_COMMIT_WRITES):
-            batch = self.target.batch()
             part = writes[start : start + MAX_COMMIT_WRITES]
             try:
-                for write in part:
-                    ref = self.target.collection(write.collection).document(write.key)
-                    batch.set(ref, codec.decode_value(write.data, self.target), merge=write.merge)
-                batch.commit()
+                self._set_all(part)
             except (gexc.InvalidArgument, ValueError, TypeError) as exc:
-                raise WriteRefused(part[0].collection, str(exc)) from None
+                if not self.options["continue_on_error"]:
+                    raise WriteRefused(part[0].collection, str(exc)) from None
+                for write in part:
+                    try:
+                        self._set_all([write])
+                    except (gexc.InvalidArgument, ValueError, TypeError) as one:
+                        refused.append((write, str(one)))
+        return refused
+
+    def _set_all(self, writes: list[Write]) -> None:
+        batch = self.target.batch()
+        for write in writes:
+            ref = self.target.collection(write.collection).document(write.key)
+            batch.set(ref, codec.decode_value(write.data, self.target), merge=write.merge)
+        batch.commit()
+
+    def _refused(self, refused: list[tuple[Write, str]]) -> None:
+        """Count documents the target refused (continue_on_error) as failed records."""
+        for write, reason in refused:
+            key = write.record if write.record is not None else write.key
+            if write.record is not None:
+                self.counts["succeeded"] -= 1
+                self.counts["failed"] += 1
+                self.failed_keys.setdefault(write.collection, set()).add(key)
+            if len(self.errors) < MAX_ERRORS_KEPT:
+                self.errors.append(
+                    self._failure(write.collection, key, f"the target refused it: {reason}")
+                )
 
     def _progress(self, writes: list[Write], journal: bool) -> None:
         """Journal the before-images and record progress, in one control-plane commit."""

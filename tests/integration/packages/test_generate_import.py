@@ -251,6 +251,45 @@ def test_a_document_the_target_refuses_fails_the_deploy_cleanly(api, headers, st
     assert snapshot(staging, "flags") == {"flags": {}}
 
 
+def test_with_continue_on_error_only_the_refused_document_fails(api, headers, staging):
+    documents = [{"id": f"d{n:03d}", "data": {"n": n}} for n in range(30)]
+    documents[25]["data"] = {"": "a field without a name"}
+    contents = {"collections": [{"name": "flags", "documents": documents}]}
+    response = api.post(
+        "/v1/packages/import",
+        headers=headers,
+        json={
+            "package_data": {
+                "name": "odd",
+                "version": "1",
+                "package_type": "document",
+                "document_data": contents,
+            }
+        },
+    )
+    package_id = response.json["package"]["id"]
+    deployed = api.post(
+        f"/v1/packages/{package_id}/deploy",
+        headers=headers,
+        json={
+            "environment": "staging",
+            "options": {"transaction_size": 10, "continue_on_error": True},
+        },
+    )
+    assert deployed.status_code in (200, 201), deployed.json
+    deployment = deployed.json["deployment"]
+    assert deployment["status"] == "completed"
+    assert deployment["records_processed"] == 30
+    assert deployment["records_succeeded"] == 29 and deployment["records_failed"] == 1
+    [error] = deployment["errors"]
+    assert error["table"] == "flags" and error["key"] == "d025" and "refused" in error["error"]
+    written = snapshot(staging, "flags")["flags"]
+    assert set(written) == {f"d{n:03d}" for n in range(30)} - {"d025"}
+    rolled = api.post(f"/v1/package-deployments/{deployment['id']}/rollback", headers=headers)
+    assert rolled.status_code == 200, rolled.json
+    assert snapshot(staging, "flags") == {"flags": {}}
+
+
 def test_contents_with_infinity_are_400(api, headers):
     body = (
         '{"package_data": {"name": "n", "version": "1", "package_type": "document", '
