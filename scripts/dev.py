@@ -95,7 +95,23 @@ def scheduler(stop: threading.Event) -> None:
                     pass
 
 
+def stop_with_parent() -> None:
+    """On Linux, SIGTERM reaches this process when its parent (make) ends, however it ends,
+    so the stack never outlives `make dev` (make does not pass SIGTERM on)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def main() -> int:
+    parent = os.getppid()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    stop_with_parent()
+    if os.getppid() != parent:  # the parent ended before the line above
+        return 0
     log_dir = ROOT / ".dev" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     running: list = []
@@ -133,7 +149,6 @@ def main() -> int:
         print(f"logs: {log_dir}")
         print("try:  curl -H 'X-Organisation: acme' http://127.0.0.1:8081/v1/deployments")
         print("Ctrl-C stops everything.")
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(
             p.alive() for p in (r.process if isinstance(r, Emulator) else r for r in running)
         ):
