@@ -50,7 +50,13 @@ from shared.models.deployment import (
     transition_error,
 )
 from shared.models.ids import UUID
-from shared.store.firestore import StripedLocks, commit, run_optimistic, run_transaction
+from shared.store.firestore import (
+    BoundedCache,
+    StripedLocks,
+    commit,
+    run_optimistic,
+    run_transaction,
+)
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # Deployments skipped in one commit: each is two writes (the record, its queue entry), so
@@ -58,6 +64,8 @@ IDEMPOTENCY_TTL = timedelta(hours=24)
 SKIP_CHUNK = 200
 # Day documents of a queue read per round trip.
 QUEUE_DAYS_PER_READ = 300
+# Records whose taxonomy and creation time a process remembers.
+KNOWN_RECORDS = 10_000
 # How far back rollback looks for an earlier deployed version.
 ROLLBACK_SCAN_LIMIT = 1000
 DESC = firestore.Query.DESCENDING
@@ -147,6 +155,9 @@ class DeploymentStore:
         self.write_changes = write_changes
         self.publish_changes = publish_changes
         self._locks = StripedLocks()
+        # (org, id) -> (taxonomy_key, created_at) of records this process has seen: both
+        # never change, so a PATCH can read a record and its queue in one round trip
+        self._known = BoundedCache(KNOWN_RECORDS)
 
     # -- paths --------------------------------------------------------------------
 
@@ -162,18 +173,24 @@ class DeploymentStore:
     def _queue_day(self, org: str, key: str, day: str):
         return self._queue(org, key).collection("days").document(day)
 
-    def queued(self, org: str, key: str, until: str | None = None) -> list[str]:
+    def _queue_refs(self, org: str, key: str, day: str) -> list:
+        """The queue's head and the document of `day`: what a read of the queue starts with."""
+        return [self._queue(org, key), self._queue_day(org, key, day)]
+
+    def queued(
+        self, org: str, key: str, until: str | None = None, start: list | None = None
+    ) -> list[str]:
         """Entries ("created_at|id") of the taxonomy's scheduled deployments, oldest first.
 
         Only those created on or before the day `until` (default: tomorrow, UTC): the
-        days from the queue's floor to `until`, read by key.
+        days from the queue's floor to `until`, read by key. `start`: the snapshots of
+        `_queue_refs(org, key, until)` when already read.
         """
         last = _day_number(until) if until else clock.utcnow().date().toordinal() + 1
-        head_ref = self._queue(org, key)
-        last_ref = self._queue_day(org, key, date.fromordinal(last).isoformat())
+        head_ref, last_ref = self._queue_refs(org, key, date.fromordinal(last).isoformat())
         entries: list[str] = []
         floor = last
-        for snapshot in self.db.get_all([head_ref, last_ref]):
+        for snapshot in start or self.db.get_all([head_ref, last_ref]):
             data = snapshot.to_dict() or {}
             if snapshot.reference.path == head_ref.path:
                 floor = min(int(data.get("floor", last)), last)
@@ -231,12 +248,17 @@ class DeploymentStore:
 
     # -- reads --------------------------------------------------------------------
 
+    def remember(self, org: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Note a record's taxonomy and creation time (they never change); returns it."""
+        self._known.put((org, record["id"]), (record["taxonomy_key"], record["created_at"]))
+        return record
+
     def get(self, org: str, deployment_id: str) -> dict[str, Any]:
         """The record, or NotFound (also for another organisation's id)."""
         snapshot = self.collection(org).document(check_id(deployment_id)).get()
         if not snapshot.exists:
             raise NotFound(f"deployment {deployment_id} not found")
-        return snapshot.to_dict()
+        return self.remember(org, snapshot.to_dict())
 
     def list(
         self, org: str, filters: dict[str, Any], limit: int, page_token: str | None = None
@@ -322,6 +344,7 @@ class DeploymentStore:
             if self.write_changes:
                 self.write_changes(batch, org, changes, principal, meta or {})
             batch.commit()
+            self.remember(org, record)
             self._publish(org, changes)
             return record, False
 
@@ -357,7 +380,7 @@ class DeploymentStore:
             result, replayed = run_transaction(self.db, body)
         if not replayed:
             self._publish(org, changes)
-        return result, replayed
+        return self.remember(org, result), replayed
 
     # -- status changes -----------------------------------------------------------
 
@@ -375,14 +398,23 @@ class DeploymentStore:
         status a deployment already has changes nothing.
         """
         ref = self.collection(org).document(check_id(deployment_id))
-        snapshot = ref.get()
+        known = self._known.get((org, deployment_id))
+        queue_start = None
+        if known is not None and patch.status == Status.deployed:
+            # taxonomy and creation time never change: the record and the start of its
+            # queue come back in one round trip
+            extra = self._queue_refs(org, known[0], known[1][:10])
+            found = {s.reference.path: s for s in self.db.get_all([ref, *extra])}
+            snapshot, queue_start = found[ref.path], [found[r.path] for r in extra]
+        else:
+            snapshot = ref.get()
         if not snapshot.exists:
             raise NotFound(f"deployment {deployment_id} not found")
-        reads = {"first": snapshot}
+        reads = {"first": (snapshot, queue_start)}
 
         def attempt():
-            current = reads.pop("first", None) or ref.get()
-            return self._patch_once(org, current, patch, principal, meta)
+            current, start = reads.pop("first", None) or (ref.get(), None)
+            return self._patch_once(org, current, patch, principal, meta, start)
 
         with self._locks(f"{org}/{snapshot.get('taxonomy_key')}"):
             after, changes, older = run_optimistic(attempt)
@@ -392,7 +424,13 @@ class DeploymentStore:
         return after
 
     def _patch_once(
-        self, org: str, snapshot, patch: DeploymentPatch, principal: Principal, meta
+        self,
+        org: str,
+        snapshot,
+        patch: DeploymentPatch,
+        principal: Principal,
+        meta,
+        queue_start: list | None = None,
     ) -> tuple[dict[str, Any], list[Change], int]:
         """One optimistic attempt: read, decide, then one commit whose preconditions hold
         only if nothing read has changed (else Stale). Returns (record, changes, older found).
@@ -412,7 +450,7 @@ class DeploymentStore:
             if self.guard:
                 self.guard(None, org, before, target, patch, principal)
             if target == Status.deployed:
-                older = self._read(self._older_scheduled(org, before))
+                older = self._read(self._older_scheduled(org, before, queue_start))
                 replaced = self._replaced_record(org, before)
         for name in ("notes", "deployment_uri"):
             value = getattr(patch, name)
@@ -615,10 +653,16 @@ class DeploymentStore:
         """Documents by reference (in a transaction: locks exactly those documents)."""
         return list(self.db.get_all(refs, transaction=transaction)) if refs else []
 
-    def _older_scheduled(self, org: str, record: dict[str, Any]) -> list:
+    def _older_scheduled(
+        self, org: str, record: dict[str, Any], queue_start: list | None = None
+    ) -> list:
         """References to the newest SKIP_CHUNK deployments queued before `record`."""
-        created = record["created_at"]
-        entries = self.queued(org, record["taxonomy_key"], created[:10])
+        key, created = record["taxonomy_key"], record["created_at"]
+        self._known.put((org, record["id"]), (key, created))
+        expected = [r.path for r in self._queue_refs(org, key, created[:10])]
+        if queue_start and [s.reference.path for s in queue_start] != expected:
+            queue_start = None  # read for another taxonomy or day: not this record's queue
+        entries = self.queued(org, key, created[:10], queue_start)
         older = [e for e in entries if e.split("|", 1)[0] < created][::-1][:SKIP_CHUNK]
         return [self.collection(org).document(_entry_id(e)) for e in older]
 

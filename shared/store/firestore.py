@@ -6,6 +6,7 @@ import hashlib
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -98,6 +99,25 @@ def run_optimistic(
                     "the record is being changed by other requests right now; retry"
                 ) from None
             time.sleep(random.uniform(0, min(0.02 * 2**tries, 0.5)))
+
+
+class BoundedCache:
+    """A thread-safe mapping that forgets its oldest entries past `size` (for immutable facts)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 class StripedLocks:

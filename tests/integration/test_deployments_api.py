@@ -240,10 +240,15 @@ def test_the_queue_holds_exactly_the_scheduled_deployments(deployments, gh, base
     assert queued(base_env, first) == {r["id"] for r in listed} == set()
 
 
-def test_the_queue_spans_days(deployments, gh, base_env, monkeypatch):
+@pytest.mark.parametrize("patcher", ["the creating instance", "another instance"])
+def test_the_queue_spans_days(deployments, gh, base_env, monkeypatch, patcher):
     from datetime import timedelta
 
     from shared import clock
+    from tests.conftest import make_client
+
+    # another instance has never seen the records it patches
+    other = make_client("deployments") if patcher == "another instance" else deployments
 
     start = clock.parse("2026-03-01T23:00:00Z")
     day = {"n": 0, "tick": 0}
@@ -261,17 +266,17 @@ def test_the_queue_spans_days(deployments, gh, base_env, monkeypatch):
     first, third = on(0, "1"), on(2, "3")
     fifth, newer_same_day = on(4, "5"), on(4, "5b")
     assert queued(base_env, first) == {first["id"], third["id"], fifth["id"], newer_same_day["id"]}
-    assert patch(deployments, gh, fifth["id"], status="deployed").status_code == 200
+    assert patch(other, gh, fifth["id"], status="deployed").status_code == 200
     assert status(deployments, gh, first["id"]) == status(deployments, gh, third["id"]) == "skipped"
     assert queued(base_env, first) == {newer_same_day["id"]}
     sixth, later = on(5, "6"), on(40, "later")
     day["n"] = 41
-    assert patch(deployments, gh, later["id"], status="deployed").status_code == 200
+    assert patch(other, gh, later["id"], status="deployed").status_code == 200
     assert status(deployments, gh, newer_same_day["id"]) == "skipped"
     assert status(deployments, gh, sixth["id"]) == "skipped"
     a, b = on(42, "a"), on(43, "b")
     claim = {k: TAXONOMY[k] for k in ("name", "provider", "cloud_account_id", "region")}
-    claimed = deployments.post("/v1/deployments/claim", json=claim, headers=gh).json
+    claimed = other.post("/v1/deployments/claim", json=claim, headers=gh).json
     assert claimed["id"] == b["id"] and status(deployments, gh, a["id"]) == "skipped"
     assert queued(base_env, first) == set()
 
