@@ -7,7 +7,7 @@ import functions_framework
 
 from shared import logs
 from shared.config import load_settings_or_exit
-from shared.errors import BadRequest
+from shared.errors import BadRequest, field_error
 from shared.models.job import public_job
 from shared.models.package import (
     DeploymentListQuery,
@@ -26,6 +26,7 @@ from shared.packages import jobs
 from shared.packages.service import Packages
 from shared.web import Api, Context, Route
 
+SUBSET_FIELDS = ("tables", "collections", "where_clause")
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
 MAX_IMPORT_BODY = 32 * 1024 * 1024  # Cloud Functions' request limit
@@ -85,6 +86,15 @@ def delete_package(ctx: Context, package_id: str):
 
 def generate(ctx: Context, package_id: str):
     request: GenerateRequest = ctx.body or GenerateRequest()
+    # The file is always the whole (checksummed) package: never quietly less than asked.
+    for name in SUBSET_FIELDS:
+        if (ctx.extra.get("json") or {}).get(name):
+            raise field_error(
+                name,
+                f"generate always writes the whole package; {name} is chosen when the "
+                "package is created (POST /v1/packages)",
+                code="subset_not_supported",
+            )
     if request.run_as_background:
         return service().generate_in_background(ctx.org, package_id, request.format, actor(ctx))
     stream, mimetype, name = service().generate(ctx.org, package_id, request.format, actor(ctx))

@@ -191,6 +191,25 @@ def test_bad_generate_format_is_400(api, headers, dev):
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"where_clause": {"customers": "id = 1"}}, "where_clause"),
+        ({"tables": ["customers"], "format": "zip"}, "tables"),
+        ({"collections": ["flags"]}, "collections"),
+    ],
+)
+def test_generate_never_quietly_writes_less_than_asked(api, headers, dev, body, field):
+    package = make_package(api, headers, dev)
+    url = f"/v1/packages/{package['id']}/generate"
+    response = api.post(url, headers=headers, json=body)
+    assert response.status_code == 400
+    assert response.json["code"] == "subset_not_supported"
+    assert response.json["details"][0]["field"] == field
+    whole = api.post(url, headers=headers, json={"tables": [], "where_clause": {}})
+    assert whole.status_code == 200
+
+
 def test_a_50000_record_package_packs_in_chunks_and_generates(api, headers, dev, staging, project):
     from shared.store import firestore as fs
     from shared.store.packages import PackageStore
