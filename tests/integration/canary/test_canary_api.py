@@ -449,7 +449,13 @@ def test_state_changes_are_events_in_the_outbox(canaries, fake, service, gh, can
     canary = start(canaries, gh, step_minutes=5).get_json()
     canaries.post(f"/v1/canaries/{canary['id']}/abort", headers=gh)
     db = firestore.Client(project=canary_env["GOOGLE_CLOUD_PROJECT"])
-    events = [d.to_dict()["event"] for d in db.collection("organisations/acme/outbox").stream()]
+    from shared.events import stored_events
+
+    events = [
+        event
+        for d in db.collection("organisations/acme/outbox").stream()
+        for event in stored_events(d.to_dict())
+    ]
     mine = [e for e in events if e["subject"] == f"canaries/{canary['id']}"]
     types = sorted(e["type"] for e in mine)
     assert "deployq.canary.created" in types and "deployq.canary.status_changed" in types
