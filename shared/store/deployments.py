@@ -197,8 +197,8 @@ class DeploymentStore:
             else:
                 entries += data.get("entries") or []
         days = [date.fromordinal(n).isoformat() for n in range(floor, last)]
-        for start in range(0, len(days), QUEUE_DAYS_PER_READ):
-            refs = [self._queue_day(org, key, d) for d in days[start : start + QUEUE_DAYS_PER_READ]]
+        for first in range(0, len(days), QUEUE_DAYS_PER_READ):
+            refs = [self._queue_day(org, key, d) for d in days[first : first + QUEUE_DAYS_PER_READ]]
             for snapshot in self.db.get_all(refs, field_paths=["entries"]):
                 entries += (snapshot.to_dict() or {}).get("entries") or []
         return sorted(entries)
