@@ -154,7 +154,7 @@ def http_task(url, name=None, delay=None, audience=""):
     return task
 
 
-def wait_for(predicate, timeout=5.0):
+def wait_for(predicate, timeout=20.0):
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -179,7 +179,7 @@ def test_a_task_name_is_unique_for_ever(fake, tasks, target):
 
 
 def test_schedule_time_is_honoured(fake, tasks, target):
-    task = tasks.create_task(parent=QUEUE, task=http_task(target.url, "later", delay=0.6))
+    task = tasks.create_task(parent=QUEUE, task=http_task(target.url, "later", delay=2.0))
     due = task.schedule_time.timestamp()
     assert tasks.get_task(name=task.name).schedule_time == task.schedule_time
     time.sleep(0.2)

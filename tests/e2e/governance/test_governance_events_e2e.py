@@ -157,7 +157,7 @@ def test_outage_events_arrive_later_once(outage_stack, gh, google_headers, inter
             timeout=10,
         )
         assert response.status_code == 200
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 4.0  # a blocked publish would take >= 5 s
     proxy.restore()
 
     def sweep():

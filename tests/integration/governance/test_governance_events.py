@@ -70,7 +70,7 @@ def test_missing_topic_then_sweep(pubsub_emulator, project, topic, db, as_, inte
     started = time.monotonic()
     created = client.post("/v1/deployments", json={**WEB, "version": "1"}, headers=as_("deployer"))
     assert created.status_code == 201
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 4.0  # a blocked publish would take >= 5 s
     # Two more and a deploy that auto-skips: its three events share one outbox document.
     for version in ("2", "3"):
         newest = client.post(
@@ -127,7 +127,7 @@ def test_pubsub_outage_loses_and_doubles_nothing(
                 headers=as_("deployer"),
             )
             assert patched.status_code == 200
-            assert time.monotonic() - started < 2.0  # Pub/Sub being down costs the caller nothing
+            assert time.monotonic() - started < 4.0  # Pub/Sub being down costs the caller nothing
         # 5 creates, 5 deploys, and version 0 auto-skipped by the first deploy.
         expected = 1 + 5 * 2 + 1
         assert len(outbox(db)) == expected

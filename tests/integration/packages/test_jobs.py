@@ -73,7 +73,7 @@ def test_a_deploy_that_fails_ends_the_job_failed(api, headers, dev, staging):
 
 def test_scheduled_job_runs_at_its_time_and_not_before(api, headers, dev, staging, fake_apis):
     package = make_package(api, headers, dev)
-    at = datetime.now(UTC) + timedelta(seconds=2)
+    at = datetime.now(UTC) + timedelta(seconds=3)
     created = background(
         api, headers, package["id"], run_as_background=False, schedule_at=at.isoformat()
     )
