@@ -334,7 +334,7 @@ class Api:
             operation: dict[str, Any] = {
                 "summary": route.summary,
                 "operationId": route.handler.__name__,
-                "parameters": _parameters(route),
+                "parameters": _parameters(route, components),
                 "responses": _responses(route),
             }
             if route.tags:
@@ -393,7 +393,8 @@ def _openapi_path(path: str) -> str:
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", path)
 
 
-def _parameters(route: Route) -> list[dict[str, Any]]:
+def _parameters(route: Route, components: dict[str, Any]) -> list[dict[str, Any]]:
+    """Path, query and tenant header parameters; types the query refers to join `components`."""
     import re
 
     params = [
@@ -401,7 +402,9 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         for name in re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", route.path)
     ]
     if route.query is not None:
-        schema = route.query.model_json_schema()
+        schema = route.query.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.get("$defs", {}).items():
+            components.setdefault(name, definition)
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
             prop = {k: v for k, v in prop.items() if k != "title"}

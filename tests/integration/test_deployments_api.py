@@ -3,6 +3,7 @@
 import pytest
 
 from tests.conftest import DEPLOYER_EMAIL, VIEWER_EMAIL
+from tests.support.openapi import unresolved_refs
 
 TAXONOMY = {"name": "api", "provider": "gcp", "cloud_account_id": "proj-1", "region": "eu-west1"}
 
@@ -25,6 +26,7 @@ def status(client, headers, deployment_id):
 def test_health_and_openapi(deployments):
     assert deployments.get("/health").json == {"status": "healthy"}
     spec = deployments.get("/openapi.json").json
+    assert unresolved_refs(spec) == []
     assert spec["openapi"].startswith("3.")
     assert {
         "/v1/deployments",

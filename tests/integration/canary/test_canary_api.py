@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.canary import PROJECT, REGION, Traffic, canary_body, install, wait_for
+from tests.support.openapi import unresolved_refs
 
 FINAL = {"promoted", "rolled_back", "aborted", "failed"}
 
@@ -35,7 +36,9 @@ def traffic(fake, service="web"):
 
 def test_health_and_openapi(canaries):
     assert canaries.get("/health").get_json() == {"status": "healthy"}
-    paths = canaries.get("/openapi.json").get_json()["paths"]
+    spec = canaries.get("/openapi.json").get_json()
+    assert unresolved_refs(spec) == []
+    paths = spec["paths"]
     assert "/v1/canaries/{canary_id}/promote" in paths and "/v1/canaries:sweep" in paths
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import VIEWER_EMAIL
+from tests.support.openapi import unresolved_refs
 from tests.support.packages import SHOP_TABLES, seed, shop
 
 
@@ -231,5 +232,7 @@ def test_other_organisation_sees_404(api, identity, seeded):
 
 def test_health_and_openapi(api):
     assert api.get("/health").json == {"status": "healthy"}
-    paths = api.get("/openapi.json").json["paths"]
+    spec = api.get("/openapi.json").json
+    assert unresolved_refs(spec) == []
+    paths = spec["paths"]
     assert "/v1/packages/{package_id}/deploy" in paths and "/v1/jobs/{job_id}" in paths
