@@ -177,15 +177,19 @@ class DeploymentStore:
         """The queue's head and the document of `day`: what a read of the queue starts with."""
         return [self._queue(org, key), self._queue_day(org, key, day)]
 
-    def queued(
-        self, org: str, key: str, until: str | None = None, start: list | None = None
-    ) -> list[str]:
+    def queued(self, org: str, key: str, until: str | None = None) -> list[str]:
         """Entries ("created_at|id") of the taxonomy's scheduled deployments, oldest first.
 
         Only those created on or before the day `until` (default: tomorrow, UTC): the
-        days from the queue's floor to `until`, read by key. `start`: the snapshots of
-        `_queue_refs(org, key, until)` when already read.
+        days from the queue's floor to `until`, read by key.
         """
+        return self._read_queue(org, key, until)[1]
+
+    def _read_queue(
+        self, org: str, key: str, until: str | None = None, start: list | None = None
+    ) -> tuple[int, list[str]]:
+        """(floor as a day number, entries) of the queue; `start`: the snapshots of
+        `_queue_refs(org, key, until)` when already read."""
         last = _day_number(until) if until else clock.utcnow().date().toordinal() + 1
         head_ref, last_ref = self._queue_refs(org, key, date.fromordinal(last).isoformat())
         entries: list[str] = []
@@ -201,7 +205,7 @@ class DeploymentStore:
             refs = [self._queue_day(org, key, d) for d in days[first : first + QUEUE_DAYS_PER_READ]]
             for snapshot in self.db.get_all(refs, field_paths=["entries"]):
                 entries += (snapshot.to_dict() or {}).get("entries") or []
-        return sorted(entries)
+        return floor, sorted(entries)
 
     def _raise_floor(self, writer, org: str, record: dict[str, Any]) -> None:
         """Nothing scheduled is older than `record` any more: later reads start at its day."""
@@ -442,7 +446,7 @@ class DeploymentStore:
         before = snapshot.to_dict()
         after = dict(before)
         status_change = target is not None and target.value != before["status"]
-        older, replaced = [], None
+        older, replaced, floor = [], None, 0
         if status_change:
             problem = transition_error(Status(before["status"]), target)
             if problem:
@@ -450,7 +454,8 @@ class DeploymentStore:
             if self.guard:
                 self.guard(None, org, before, target, patch, principal)
             if target == Status.deployed:
-                older = self._read(self._older_scheduled(org, before, queue_start))
+                refs, floor = self._older_scheduled(org, before, queue_start)
+                older = self._read(refs)
                 replaced = self._replaced_record(org, before)
         for name in ("notes", "deployment_uri"):
             value = getattr(patch, name)
@@ -474,7 +479,8 @@ class DeploymentStore:
         if replaced is not None:
             changes.append(self._mark_rolled_back(batch, org, replaced, after, now))
         if target == Status.deployed and status_change and len(older) < SKIP_CHUNK:
-            self._raise_floor(batch, org, after)
+            if floor < _day_number(after["created_at"][:10]):
+                self._raise_floor(batch, org, after)
         if self.write_changes:
             self.write_changes(batch, org, changes, principal, meta or {})
         commit(batch)
@@ -655,16 +661,17 @@ class DeploymentStore:
 
     def _older_scheduled(
         self, org: str, record: dict[str, Any], queue_start: list | None = None
-    ) -> list:
-        """References to the newest SKIP_CHUNK deployments queued before `record`."""
+    ) -> tuple[list, int]:
+        """References to the newest SKIP_CHUNK deployments queued before `record`, and the
+        queue's floor (a day number)."""
         key, created = record["taxonomy_key"], record["created_at"]
         self._known.put((org, record["id"]), (key, created))
         expected = [r.path for r in self._queue_refs(org, key, created[:10])]
         if queue_start and [s.reference.path for s in queue_start] != expected:
             queue_start = None  # read for another taxonomy or day: not this record's queue
-        entries = self.queued(org, key, created[:10], queue_start)
+        floor, entries = self._read_queue(org, key, created[:10], queue_start)
         older = [e for e in entries if e.split("|", 1)[0] < created][::-1][:SKIP_CHUNK]
-        return [self.collection(org).document(_entry_id(e)) for e in older]
+        return [self.collection(org).document(_entry_id(e)) for e in older], floor
 
     def _replaced_record(self, org: str, record: dict[str, Any], transaction=None):
         """The deployed record a rollback replaces (rolled_back once the rollback deploys)."""
@@ -725,7 +732,7 @@ class DeploymentStore:
         """Auto-skip past one commit's size: further chunks, each its own transaction."""
         changes: list[Change] = []
         while True:
-            refs = self._older_scheduled(org, winner)
+            refs, _ = self._older_scheduled(org, winner)
             if not refs:
                 return changes
 

@@ -242,6 +242,18 @@ def test_the_queue_holds_exactly_the_scheduled_deployments(deployments, gh, base
     assert queued(base_env, first) == {r["id"] for r in listed} == set()
 
 
+def floor_day(base_env, record) -> str:
+    """The day a taxonomy's queue is read from, as Firestore holds it."""
+    from datetime import date
+
+    from shared.models.deployment import taxonomy_key
+    from shared.store import firestore as fs
+
+    db = fs.client(base_env["GOOGLE_CLOUD_PROJECT"])
+    head = db.document(f"organisations/acme/queues/{taxonomy_key(record)}").get()
+    return date.fromordinal(head.get("floor")).isoformat()
+
+
 @pytest.mark.parametrize("patcher", ["the creating instance", "another instance"])
 def test_the_queue_spans_days(deployments, gh, base_env, monkeypatch, patcher):
     from datetime import timedelta
@@ -276,6 +288,8 @@ def test_the_queue_spans_days(deployments, gh, base_env, monkeypatch, patcher):
     assert patch(other, gh, later["id"], status="deployed").status_code == 200
     assert status(deployments, gh, newer_same_day["id"]) == "skipped"
     assert status(deployments, gh, sixth["id"]) == "skipped"
+    # later reads of the queue start at the day of the deployment that went live
+    assert floor_day(base_env, later) == later["created_at"][:10]
     a, b = on(42, "a"), on(43, "b")
     claim = {k: TAXONOMY[k] for k in ("name", "provider", "cloud_account_id", "region")}
     claimed = other.post("/v1/deployments/claim", json=claim, headers=gh).json
