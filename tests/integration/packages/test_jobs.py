@@ -121,7 +121,7 @@ def test_cancel_during_the_run_undoes_what_it_wrote(
         return checkpoint(self, batch)
 
     monkeypatch.setattr(JobRun, "checkpoint", held_checkpoint)
-    rows = {str(n): {"id": n} for n in range(1, 301)}
+    rows = {str(n): {"id": n} for n in range(1, 601)}  # 30 groups of 20: 8 checkpoints
     package = make_package(api, headers, dev, data={"items": rows}, tables=["items"])
     seed(staging, "items", {"1": {"id": 1, "mine": True}})
     before = snapshot(staging, "items")
