@@ -15,11 +15,14 @@ import threading
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import clock, logs
-from shared.auth import Principal
+from shared.google.clients import Lazy
 from shared.models.deployment import public
+
+if TYPE_CHECKING:
+    from shared.auth import Principal
 
 OUTBOX = "outbox"
 # Events of one transaction share outbox documents up to this much JSON (1 MiB per document).
@@ -98,18 +101,14 @@ class EventPublisher:
 
     def __init__(self, project: str, topic: str):
         self.topic = topic_path(project, topic)
-        self._client = None
-        self._lock = threading.Lock()
+        self._publisher = Lazy(self._make_publisher)
 
-    def _publisher(self):
-        with self._lock:
-            if self._client is None:
-                from google.cloud import pubsub_v1
+    @staticmethod
+    def _make_publisher():
+        from google.cloud import pubsub_v1
 
-                self._client = pubsub_v1.PublisherClient(
-                    batch_settings=pubsub_v1.types.BatchSettings(max_latency=0.005)
-                )
-            return self._client
+        settings = pubsub_v1.types.BatchSettings(max_latency=0.005)
+        return pubsub_v1.PublisherClient(batch_settings=settings)
 
     def publish(self, events: list[dict[str, Any]]) -> list[str]:
         """Publish events; returns the ids Pub/Sub accepted (failures are logged, not raised)."""

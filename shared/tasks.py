@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from datetime import datetime
 from typing import Any
 
 from shared.config import Settings
+from shared.google.clients import Lazy, google_client
 
 _TASK_ID = re.compile(r"[^A-Za-z0-9_-]")
 # The longest Cloud Tasks waits for an HTTP target's answer (its documented maximum).
@@ -32,21 +32,16 @@ class TaskQueue:
             raise RuntimeError("TASKS_QUEUE is not configured")
         self.settings = settings
         self.queue = settings.tasks_queue
-        self._client = None
-        self._lock = threading.Lock()
+        self._client = Lazy(self._make_client)
+
+    def _make_client(self):
+        from google.cloud import tasks_v2
+
+        return google_client(tasks_v2.CloudTasksClient, self.settings.tasks_emulator_host)
 
     @property
     def client(self):
-        with self._lock:
-            if self._client is None:
-                from google.cloud import tasks_v2
-
-                from shared.google.clients import google_client
-
-                self._client = google_client(
-                    tasks_v2.CloudTasksClient, self.settings.tasks_emulator_host
-                )
-            return self._client
+        return self._client()
 
     def task_name(self, task: str) -> str:
         return f"{self.queue}/tasks/{task}"

@@ -7,10 +7,10 @@ read and delete revisions.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 from shared.config import Settings
+from shared.google.clients import Lazy, google_client, plaintext_channel
 
 OPERATION_TIMEOUT_SECONDS = 300
 
@@ -65,22 +65,16 @@ class CloudRun:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._services = None
-        self._revisions = None
-        self._lock = threading.Lock()
+        # (services, revisions) clients sharing one channel
+        self._clients = Lazy(self._make_clients)
 
-    def _clients(self):
-        with self._lock:
-            if self._services is None:
-                from google.cloud import run_v2
+    def _make_clients(self):
+        from google.cloud import run_v2
 
-                from shared.google.clients import google_client, plaintext_channel
-
-                host = self.settings.cloud_run_api_endpoint
-                channel = plaintext_channel(host)
-                self._services = google_client(run_v2.ServicesClient, host, channel)
-                self._revisions = google_client(run_v2.RevisionsClient, host, channel)
-            return self._services, self._revisions
+        host = self.settings.cloud_run_api_endpoint
+        channel = plaintext_channel(host)
+        services = google_client(run_v2.ServicesClient, host, channel)
+        return services, google_client(run_v2.RevisionsClient, host, channel)
 
     def get_service(self, project: str, region: str, service: str) -> ServiceState:
         """The service's state; NotFoundError when it does not exist."""

@@ -13,7 +13,6 @@ Run reports them; linear and explicit ones too).
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from shared import logs
 from shared.canary.verdict import Sample
 from shared.config import Settings
+from shared.google.clients import Lazy, google_client
 
 REQUEST_COUNT = "run.googleapis.com/request_count"
 REQUEST_LATENCIES = "run.googleapis.com/request_latencies"
@@ -141,21 +141,17 @@ class Monitoring:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._client = None
-        self._lock = threading.Lock()
+        self._client = Lazy(self._make_client)
+
+    def _make_client(self):
+        from google.cloud import monitoring_v3
+
+        endpoint = self.settings.monitoring_api_endpoint
+        return google_client(monitoring_v3.MetricServiceClient, endpoint)
 
     @property
     def client(self):
-        with self._lock:
-            if self._client is None:
-                from google.cloud import monitoring_v3
-
-                from shared.google.clients import google_client
-
-                self._client = google_client(
-                    monitoring_v3.MetricServiceClient, self.settings.monitoring_api_endpoint
-                )
-            return self._client
+        return self._client()
 
     def read_revisions(
         self,

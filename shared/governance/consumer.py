@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared import clock, logs
-from shared.auth import ORG_NAME
 from shared.governance import metrics, notify
 from shared.governance.audit import entry_from_event
+from shared.models.ids import ORG_NAME
 from shared.store.audit import AuditStore
 from shared.store.dora import DoraStore
 from shared.store.policies import NotificationStore

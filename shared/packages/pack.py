@@ -13,6 +13,50 @@ from shared.packages import codec, where
 from shared.store.packages import PackageStore, new_id
 
 
+def package_record(
+    package_id: str,
+    *,
+    name: str,
+    version: str,
+    package_type: str,
+    description: str | None,
+    environment: str | None,
+    metadata: dict[str, Any],
+    tags: list[str],
+    checksum: str,
+    size: int,
+    tables: list[dict[str, Any]],
+    actor: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A new active package as stored: its contents' checksum, size and record counts."""
+    counts = {t["name"]: t["records"] for t in tables}
+    now = clock.now_text()
+    return {
+        "id": package_id,
+        "name": name,
+        "version": version,
+        "package_type": package_type,
+        "description": description,
+        "environment": environment,
+        "status": "active",
+        "active": True,
+        "checksum": checksum,
+        "size_bytes": size,
+        "metadata": {
+            **metadata,
+            "total_records": sum(counts.values()),
+            "record_counts": counts,
+        },
+        "tags": tags,
+        **extra,
+        "tables": tables,
+        "created_at": now,
+        "updated_at": now,
+        "created_by": actor,
+    }
+
+
 def environment_or_400(settings, name: str, field: str = "environment") -> dict[str, Any]:
     """The ENVIRONMENTS entry of `name`; a 400 naming the field and the known ones otherwise."""
     if name not in settings.environments:
@@ -95,32 +139,22 @@ def pack(
     except BaseException:
         store.discard_chunks(org, package_id)
         raise
-    counts = {t["name"]: t["records"] for t in tables}
-    now = clock.now_text()
-    record = {
-        "id": package_id,
-        "name": body.name,
-        "version": body.version,
-        "package_type": package_type,
-        "description": body.description,
-        "environment": body.environment,
-        "status": "active",
-        "active": True,
-        "checksum": checksum,
-        "size_bytes": size,
-        "metadata": {
-            **body.metadata,
-            "total_records": sum(counts.values()),
-            "record_counts": counts,
-        },
-        "tags": body.tags,
+    record = package_record(
+        package_id,
+        name=body.name,
+        version=body.version,
+        package_type=package_type,
+        description=body.description,
+        environment=body.environment,
+        metadata=body.metadata,
+        tags=body.tags,
+        checksum=checksum,
+        size=size,
+        tables=tables,
+        actor=actor,
         # as text: Firestore cannot store the nested arrays of structured where clauses
-        "filter_json": body.filter.model_dump_json() if body.filter else None,
-        "tables": tables,
-        "created_at": now,
-        "updated_at": now,
-        "created_by": actor,
-    }
+        filter_json=body.filter.model_dump_json() if body.filter else None,
+    )
     store.save_package(org, record)
     store.add_action(
         org,
@@ -132,7 +166,7 @@ def pack(
             actor=actor,
             source=body.environment,
             target=None,
-            processed=sum(counts.values()),
+            processed=record["metadata"]["total_records"],
             tables=len(tables),
         ),
     )

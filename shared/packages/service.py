@@ -13,7 +13,7 @@ from shared.models.job import JobType
 from shared.models.package import DeployOptions, DeployRequest, PackageCreate, action_record
 from shared.packages import codec, jobs
 from shared.packages.deploy import PackageDeploy, target_client, undo
-from shared.packages.pack import environment_or_400, pack
+from shared.packages.pack import environment_or_400, pack, package_record
 from shared.store import firestore as fs
 from shared.store.jobs import JobStore
 from shared.store.packages import PackageStore, new_id
@@ -154,35 +154,22 @@ class Packages:
         except BaseException:
             self.store.discard_chunks(org, package_id)
             raise
-        counts = {t["name"]: t["records"] for t in stored}
-        now = clock.now_text()
-        record = {
-            "id": package_id,
-            "name": data["name"],
-            "version": data["version"],
-            "package_type": package_type,
-            "description": data.get("description")
-            if isinstance(data.get("description"), str)
-            else None,
-            "environment": environment,
-            "status": "active",
-            "active": True,
-            "checksum": checksum,
-            "size_bytes": size,
-            "metadata": {
-                **metadata,
-                "total_records": sum(counts.values()),
-                "record_counts": counts,
-            },
-            "tags": [t for t in data.get("tags", []) if isinstance(t, str)]
-            if isinstance(data.get("tags"), list)
-            else [],
-            "imported_from": data.get("id") if isinstance(data.get("id"), str) else None,
-            "tables": stored,
-            "created_at": now,
-            "updated_at": now,
-            "created_by": actor,
-        }
+        tags = data.get("tags") if isinstance(data.get("tags"), list) else []
+        record = package_record(
+            package_id,
+            name=data["name"],
+            version=data["version"],
+            package_type=package_type,
+            description=_text_or_none(data.get("description")),
+            environment=environment,
+            metadata=metadata,
+            tags=[t for t in tags if isinstance(t, str)],
+            checksum=checksum,
+            size=size,
+            tables=stored,
+            actor=actor,
+            imported_from=_text_or_none(data.get("id")),
+        )
         self.store.save_package(org, record)
         return record
 
@@ -461,3 +448,7 @@ class Packages:
             "job_id": job["job_id"],
             "status": job["status"],
         }, 202
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -26,6 +26,11 @@ TAGS = ("governance",)
 M = "shared.models.governance:"
 
 
+def governed(*args: Any, **fields: Any) -> Route:
+    """A route of this module, tagged `governance` in the OpenAPI document."""
+    return Route(*args, tags=TAGS, **fields)
+
+
 def routes(gov: Callable[[], Governance]) -> list[Route]:
     """The routes, bound to a lazily built `Governance`."""
 
@@ -195,106 +200,95 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
 
     deployment_path = "/v1/deployments/<deployment_id>"
     return [
-        Route(
+        governed(
             f"{deployment_path}/approve",
             "POST",
             approve,
             body=M + "ApproveBody",
             body_optional=True,
             response=Deployment,
-            tags=TAGS,
             summary="approve a deployment waiting for approval (approver role or listed)",
         ),
-        Route(
+        governed(
             f"{deployment_path}/reject",
             "POST",
             reject,
             body=M + "RejectBody",
             response=Deployment,
-            tags=TAGS,
             summary="reject a deployment waiting for approval (it is skipped)",
         ),
-        Route(
+        governed(
             "/v1/policies/<environment>",
             "GET",
             get_policy,
             response=M + "Policy",
-            tags=TAGS,
             summary="an environment's approval policy and freeze windows",
         ),
-        Route(
+        governed(
             "/v1/policies/<environment>",
             "PUT",
             put_policy,
             role="admin",
             body=M + "PolicyBody",
             response=M + "Policy",
-            tags=TAGS,
             summary="replace an environment's policy",
         ),
-        Route(
+        governed(
             "/v1/audit-logs",
             "GET",
             list_audit,
             query=M + "AuditQuery",
             response=[M + "AuditEntry"],
-            tags=TAGS,
             summary="audit log entries, newest first",
         ),
-        Route(
+        governed(
             "/v1/audit-logs/export.csv",
             "GET",
             export_audit,
             query=M + "AuditQuery",
-            tags=TAGS,
             summary="every matching audit entry as CSV (streamed)",
         ),
-        Route(
+        governed(
             "/v1/metrics/dora",
             "GET",
             dora_metrics,
             query=M + "DoraQuery",
             response=M + "DoraMetrics",
-            tags=TAGS,
             summary="the four DORA keys over the last `days` days",
         ),
-        Route(
+        governed(
             "/v1/metrics/dora/trends",
             "GET",
             dora_trends,
             query=M + "DoraQuery",
             response=M + "DoraTrends",
-            tags=TAGS,
             summary="DORA figures per day",
         ),
-        Route(
+        governed(
             "/v1/metrics/dora/by-service",
             "GET",
             dora_by_service,
             query=M + "DoraQuery",
             response=[M + "DoraGroup"],
-            tags=TAGS,
             summary="DORA figures per service (name)",
         ),
-        Route(
+        governed(
             "/v1/metrics/dora/by-environment",
             "GET",
             dora_by_environment,
             query=M + "DoraQuery",
             response=[M + "DoraGroup"],
-            tags=TAGS,
             summary="DORA figures per environment",
         ),
-        Route(
+        governed(
             "/v1/runbooks",
             "GET",
             list_runbooks,
             query=M + "RunbookQuery",
             response=[M + "Runbook"],
-            tags=TAGS,
             summary="runbooks; q matches every word in title or content",
         ),
-        Route(
+        governed(
             "/v1/runbooks",
             "POST",
             create_runbook,
@@ -302,62 +296,55 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             body=M + "RunbookBody",
             response=M + "Runbook",
             status=201,
-            tags=TAGS,
             summary="create a runbook",
         ),
-        Route(
+        governed(
             "/v1/runbooks/<runbook_id>",
             "GET",
             get_runbook,
             response=M + "Runbook",
-            tags=TAGS,
             summary="one runbook",
         ),
-        Route(
+        governed(
             "/v1/runbooks/<runbook_id>",
             "PUT",
             replace_runbook,
             role="deployer",
             body=M + "RunbookBody",
             response=M + "Runbook",
-            tags=TAGS,
             summary="replace a runbook",
         ),
-        Route(
+        governed(
             "/v1/runbooks/<runbook_id>",
             "DELETE",
             delete_runbook,
             role="deployer",
             status=204,
-            tags=TAGS,
             summary="delete a runbook",
         ),
-        Route(
+        governed(
             "/v1/settings/notifications",
             "GET",
             get_notifications,
             role="admin",
             response=M + "NotificationSettings",
-            tags=TAGS,
             summary="where failures and rollbacks are announced",
         ),
-        Route(
+        governed(
             "/v1/settings/notifications",
             "PUT",
             put_notifications,
             role="admin",
             body=M + "NotificationSettings",
             response=M + "NotificationSettings",
-            tags=TAGS,
             summary="set the Slack-compatible webhook for failures and rollbacks",
         ),
-        Route(
+        governed(
             "/v1/events:sweep",
             "POST",
             sweep_events,
             auth="internal",
             response=M + "SweepResult",
-            tags=TAGS,
             summary="publish every event still unpublished (Cloud Scheduler)",
         ),
     ]

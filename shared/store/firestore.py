@@ -30,11 +30,41 @@ def client(project: str, database: str = "(default)") -> firestore.Client:
         return _clients[key]
 
 
+class Stale(Exception):
+    """A document an optimistic write read changed before the write committed."""
+
+
 def _is_contention(exc: Exception) -> bool:
-    if isinstance(exc, (gexc.Aborted, gexc.Conflict)):
+    if isinstance(exc, (Stale, gexc.Aborted, gexc.Conflict)):
         return True
     # The client raises ValueError once its own attempts are used up.
     return isinstance(exc, ValueError) and "Failed to commit transaction" in str(exc)
+
+
+def run_optimistic(
+    attempt: Callable[[], T], *, deadline: float = TRANSACTION_DEADLINE_SECONDS
+) -> T:
+    """Run `attempt()` until it commits; contention retries with jitter, then 409.
+
+    `attempt` is a transaction, or a read then one preconditioned commit (`commit`):
+    fewer round trips (no begin, no locks) with the same outcome, as every document
+    read is a precondition of the commit. Raises ConcurrentUpdate when it kept
+    conflicting for `deadline` seconds.
+    """
+    started = time.monotonic()
+    tries = 0
+    while True:
+        try:
+            return attempt()
+        except Exception as exc:
+            if not _is_contention(exc):
+                raise
+            tries += 1
+            if time.monotonic() - started > deadline:
+                raise ConcurrentUpdate(
+                    "the record is being changed by other requests right now; retry"
+                ) from None
+            time.sleep(random.uniform(0, min(0.02 * 2**tries, 0.5)))
 
 
 def run_transaction(
@@ -43,29 +73,10 @@ def run_transaction(
     *,
     deadline: float = TRANSACTION_DEADLINE_SECONDS,
 ) -> T:
-    """Run `body(transaction)` until it commits; contention retries with jitter, then 409.
-
-    Raises ConcurrentUpdate when the transaction kept conflicting for `deadline` seconds.
-    """
-    started = time.monotonic()
-    attempt = 0
-    while True:
-        transaction = db.transaction(max_attempts=1)
-        try:
-            return firestore.transactional(body)(transaction)
-        except Exception as exc:
-            if not _is_contention(exc):
-                raise
-            attempt += 1
-            if time.monotonic() - started > deadline:
-                raise ConcurrentUpdate(
-                    "the record is being changed by other requests right now; retry"
-                ) from None
-            time.sleep(random.uniform(0, min(0.02 * 2**attempt, 0.5)))
-
-
-class Stale(Exception):
-    """A document an optimistic write read changed before the write committed."""
+    """Run `body(transaction)` until it commits, retried as `run_optimistic` retries."""
+    return run_optimistic(
+        lambda: firestore.transactional(body)(db.transaction(max_attempts=1)), deadline=deadline
+    )
 
 
 def commit(batch) -> None:
@@ -74,31 +85,6 @@ def commit(batch) -> None:
         batch.commit()
     except gexc.FailedPrecondition as exc:
         raise Stale(str(exc)) from None
-
-
-def run_optimistic(
-    attempt: Callable[[], T], *, deadline: float = TRANSACTION_DEADLINE_SECONDS
-) -> T:
-    """Run `attempt()` (read, then one preconditioned commit) until it lands.
-
-    A read-then-write without a transaction: fewer round trips (no begin, no locks),
-    the same outcome, as every document read is a precondition of the commit. Stale
-    reads and contention retry with jitter; after `deadline` seconds, ConcurrentUpdate.
-    """
-    started = time.monotonic()
-    tries = 0
-    while True:
-        try:
-            return attempt()
-        except Exception as exc:
-            if not isinstance(exc, Stale) and not _is_contention(exc):
-                raise
-            tries += 1
-            if time.monotonic() - started > deadline:
-                raise ConcurrentUpdate(
-                    "the record is being changed by other requests right now; retry"
-                ) from None
-            time.sleep(random.uniform(0, min(0.02 * 2**tries, 0.5)))
 
 
 class BoundedCache:

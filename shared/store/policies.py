@@ -7,12 +7,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from shared import clock
-from shared.auth import Principal
 from shared.events import Outbox, build_event
 from shared.governance.policy import with_defaults
 from shared.store.firestore import run_transaction
 
 if TYPE_CHECKING:
+    from shared.auth import Principal
     from shared.models.governance import PolicyBody
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
