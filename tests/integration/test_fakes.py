@@ -22,6 +22,7 @@ from google.api_core import exceptions
 from google.cloud import monitoring_v3, run_v2, tasks_v2
 
 from tests.fakes import FakeGoogleApis, rs256_signer
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "projects/proj/locations/us-central1/queues/deployq"
@@ -152,13 +153,6 @@ def http_task(url, name=None, delay=None, audience=""):
     if delay is not None:
         task["schedule_time"] = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
     return task
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 # Cloud Tasks ---------------------------------------------------------------------------------

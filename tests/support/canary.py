@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -111,23 +110,6 @@ def install(fake, *traffics: Traffic) -> None:
         return traffic.window(revision)
 
     fake.monitoring.script(script)
-
-
-def wait_for(
-    predicate: Callable[[], Any],
-    timeout: float = 20.0,
-    every: float = 0.1,
-    message: str = "condition",
-) -> Any:
-    """Poll until predicate() is truthy; returns its value or fails with `message`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(every)
 
 
 def canary_body(service: str, canary: str, **changes) -> dict[str, Any]:

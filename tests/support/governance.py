@@ -7,7 +7,6 @@ import base64
 import json
 import socket
 import threading
-import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -73,17 +72,6 @@ def drain(db, client, org: str = "acme") -> list[dict[str, Any]]:
         response = deliver(client, event)
         assert response.status_code == 200, response.data
     return events
-
-
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
-    """Poll `predicate()` until it returns a truthy value; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class TcpProxy:

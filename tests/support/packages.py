@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,18 +41,6 @@ def snapshot(db, *collections: str) -> dict[str, dict[str, dict[str, Any]]]:
     return {c: {s.id: s.to_dict() for s in db.collection(c).stream()} for c in collections}
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
-    """Poll until predicate() is truthy; its value, or AssertionError on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
 class AppServer:
     """A functions-framework app (configured from os.environ now) served on a loopback port."""
 
@@ -72,6 +58,10 @@ class AppServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# Cloud Tasks retries of the fake, fast enough for tests.
+FAST_RETRIES = {"min_backoff": 0.05, "max_backoff": 0.5, "max_attempts": 5}
 
 
 def stack_env(

@@ -14,10 +14,8 @@ QUEUE = "projects/deployq-test/locations/europe-west1/queues/deployq"
 
 @pytest.fixture(scope="session")
 def e2e_fake(identity):
-    fake = FakeGoogleApis(signer=lambda claims: identity.google_key.sign(claims))
-    fake.start()
-    yield fake
-    fake.stop()
+    with FakeGoogleApis(signer=identity.google_key.sign) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ import time
 
 import requests
 
-from tests.support.canary import PROJECT, REGION, Traffic, canary_body, install, wait_for
+from tests.support.canary import PROJECT, REGION, Traffic, canary_body, install
+from tests.support.waiting import wait_for
 
 
 def get(url, canary_id, headers):
@@ -43,8 +44,8 @@ def test_tasks_alone_walk_a_healthy_canary_to_promotion(canary_url, fake, gh):
     record = wait_for(
         lambda: (r := get(canary_url, canary_id, gh))["status"] == "promoted" and r,
         timeout=30,
-        every=0.2,
-        message="promotion through tasks",
+        interval=0.2,
+        what="promotion through tasks",
     )
     assert shares(fake) == {"web-2": 100}
     numbers = [c["number"] for c in record["checks"]]
@@ -72,8 +73,8 @@ def test_a_lost_task_is_caught_up_by_the_sweep(canary_url, fake, gh, internal_he
     record = wait_for(
         lambda: (r := get(canary_url, canary_id, gh))["status"] == "rolled_back" and r,
         timeout=30,
-        every=0.2,
-        message="rollback at step 2",
+        interval=0.2,
+        what="rollback at step 2",
     )
     assert shares(fake) == {"web-1": 100}
     assert "error rate 10% > 1%" in record["reason"]
@@ -91,8 +92,8 @@ def test_monitoring_outage_holds_then_rolls_back_through_tasks(canary_url, fake,
     record = wait_for(
         lambda: (r := get(canary_url, canary_id, gh))["status"] == "rolled_back" and r,
         timeout=30,
-        every=0.2,
-        message="rollback after the Monitoring outage",
+        interval=0.2,
+        what="rollback after the Monitoring outage",
     )
     assert [c["verdict"] for c in record["checks"]] == ["Inconclusive"] * 3
     assert [c["action"] for c in record["checks"]] == ["none", "none", "rollback"]

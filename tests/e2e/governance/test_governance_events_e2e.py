@@ -11,7 +11,8 @@ import requests
 
 from shared import clock
 from tests.support.emulators import free_port, start_function
-from tests.support.governance import create_subscription, create_topic, pubsub_rest, wait_for
+from tests.support.governance import create_subscription, create_topic, pubsub_rest
+from tests.support.waiting import wait_for
 
 WEB = {"name": "web", "provider": "gcp", "cloud_account_id": "p1", "region": "eu", "type": "k8s"}
 

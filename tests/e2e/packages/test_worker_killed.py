@@ -12,7 +12,8 @@ import requests
 from tests.conftest import AUDIENCE, DEPLOYER_EMAIL
 from tests.fakes.server import FakeGoogleApis
 from tests.support.emulators import free_port, start_function
-from tests.support.packages import database, seed, snapshot, stack_env, wait_for
+from tests.support.packages import database, seed, snapshot, stack_env
+from tests.support.waiting import wait_for
 
 ROWS = 3000
 
@@ -20,7 +21,7 @@ ROWS = 3000
 @pytest.fixture
 def e2e(base_env, project, identity, log_dir, google_headers):
     fake = FakeGoogleApis(
-        signer=lambda claims: identity.google_key.sign(claims),
+        signer=identity.google_key.sign,
         min_backoff=0.2,
         max_backoff=1.0,
         max_attempts=50,

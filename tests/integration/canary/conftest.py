@@ -13,10 +13,8 @@ from tests.support.canary import PROJECT, REGION, HealthServer
 
 @pytest.fixture(scope="session")
 def canary_fake(identity):
-    fake = FakeGoogleApis(signer=lambda claims: identity.google_key.sign(claims))
-    fake.start()
-    yield fake
-    fake.stop()
+    with FakeGoogleApis(signer=identity.google_key.sign) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.canary import PROJECT, REGION, Traffic, canary_body, install, wait_for
+from tests.support.canary import PROJECT, REGION, Traffic, canary_body, install
 from tests.support.openapi import unresolved_refs
+from tests.support.waiting import wait_for
 
 FINAL = {"promoted", "rolled_back", "aborted", "failed"}
 
@@ -23,7 +24,7 @@ def sweep_until(client, internal_headers, canary_id, headers, statuses, timeout=
             raise AssertionError(f"ended {record['status']}: {record['reason']}")
         return record if record["status"] in statuses else None
 
-    return wait_for(done, timeout, every=0.2, message=f"status in {statuses}")
+    return wait_for(done, timeout, interval=0.2, what=f"status in {statuses}")
 
 
 def traffic(fake, service="web"):
@@ -60,7 +61,7 @@ def test_healthy_canary_walks_every_step_and_is_promoted(
         record = canaries.get(f"/v1/canaries/{canary['id']}", headers=gh).get_json()
         return record if record["status"] == "promoted" else None
 
-    record = wait_for(promoted, 20, every=0.2, message="promotion")
+    record = wait_for(promoted, 20, interval=0.2, what="promotion")
     assert {10, 50, 100} <= seen
     assert traffic(fake) == {"web-2": 100}
     assert "healthy through every step" in record["reason"]

@@ -115,16 +115,10 @@ def component():
 def fake_apis(identity):
     """The gRPC fake of Cloud Tasks, Cloud Run Admin v2 and Monitoring v3 for this module."""
     from tests.fakes import FakeGoogleApis
+    from tests.support.packages import FAST_RETRIES
 
-    fake = FakeGoogleApis(
-        signer=lambda claims: identity.google_key.sign(claims),
-        min_backoff=0.05,
-        max_backoff=0.5,
-        max_attempts=5,
-    )
-    fake.start()
-    yield fake
-    fake.stop()
+    with FakeGoogleApis(signer=identity.google_key.sign, **FAST_RETRIES) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from tests.support.governance import (
     deliver,
     outbox,
     pull,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

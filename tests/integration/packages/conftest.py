@@ -12,15 +12,8 @@ from tests.support.emulators import free_port
 
 @pytest.fixture(scope="session")
 def fake_apis(identity):
-    fake = FakeGoogleApis(
-        signer=lambda claims: identity.google_key.sign(claims),
-        min_backoff=0.05,
-        max_backoff=0.5,
-        max_attempts=5,
-    )
-    fake.start()
-    yield fake
-    fake.stop()
+    with FakeGoogleApis(signer=identity.google_key.sign, **support.FAST_RETRIES) as fake:
+        yield fake
 
 
 @pytest.fixture

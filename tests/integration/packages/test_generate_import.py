@@ -242,24 +242,24 @@ def test_a_50000_record_package_packs_in_chunks_and_generates(api, headers, dev,
     assert contents_checksum(data) == package["checksum"]
 
 
-def test_a_document_the_target_refuses_fails_the_deploy_cleanly(api, headers, staging):
+def import_one_refused_document(api, headers) -> str:
+    """A 30-document package whose document d025 a Firestore target refuses (a field
+    without a name); its id."""
     documents = [{"id": f"d{n:03d}", "data": {"n": n}} for n in range(30)]
     documents[25]["data"] = {"": "a field without a name"}
     contents = {"collections": [{"name": "flags", "documents": documents}]}
+    package = {"name": "odd", "version": "1", "package_type": "document"}
     response = api.post(
         "/v1/packages/import",
         headers=headers,
-        json={
-            "package_data": {
-                "name": "odd",
-                "version": "1",
-                "package_type": "document",
-                "document_data": contents,
-            }
-        },
+        json={"package_data": {**package, "document_data": contents}},
     )
     assert response.status_code == 201, response.json
-    package_id = response.json["package"]["id"]
+    return response.json["package"]["id"]
+
+
+def test_a_document_the_target_refuses_fails_the_deploy_cleanly(api, headers, staging):
+    package_id = import_one_refused_document(api, headers)
     deployed = api.post(
         f"/v1/packages/{package_id}/deploy",
         headers=headers,
@@ -271,22 +271,7 @@ def test_a_document_the_target_refuses_fails_the_deploy_cleanly(api, headers, st
 
 
 def test_with_continue_on_error_only_the_refused_document_fails(api, headers, staging):
-    documents = [{"id": f"d{n:03d}", "data": {"n": n}} for n in range(30)]
-    documents[25]["data"] = {"": "a field without a name"}
-    contents = {"collections": [{"name": "flags", "documents": documents}]}
-    response = api.post(
-        "/v1/packages/import",
-        headers=headers,
-        json={
-            "package_data": {
-                "name": "odd",
-                "version": "1",
-                "package_type": "document",
-                "document_data": contents,
-            }
-        },
-    )
-    package_id = response.json["package"]["id"]
+    package_id = import_one_refused_document(api, headers)
     deployed = api.post(
         f"/v1/packages/{package_id}/deploy",
         headers=headers,

@@ -12,7 +12,8 @@ import requests
 
 from tests.conftest import ADMIN_EMAIL, AUDIENCE
 from tests.integration.packages.test_deploy import SHOP, make_package
-from tests.support.packages import TASKS_ACCOUNT, seed, shop, snapshot, wait_for
+from tests.support.packages import TASKS_ACCOUNT, seed, shop, snapshot
+from tests.support.waiting import wait_for
 
 
 def background(api, headers, package_id, **extra):
