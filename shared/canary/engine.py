@@ -654,13 +654,10 @@ class CanaryEngine:
     def retry_deployment_syncs(self, limit: int = SWEEP_LIMIT) -> int:
         """Retry linked-deployment updates that failed for a passing reason; how many tried."""
         tried = 0
-        for org, canary_id in self.store.sync_pending(limit):
-            record = self.store.get(org, canary_id)
-            if not record.get("deployment_sync_pending"):
-                continue
+        for record in self.store.sync_pending(limit):
             tried += 1
             self._sync_deployment(
-                org,
+                record["organisation"],
                 record,
                 Status(record["deployment_sync_status"]),
                 record.get("deployment_sync_reason") or "",

@@ -152,15 +152,15 @@ class CanaryStore:
         )
         return [(s.get("organisation"), s.id) for s in query.stream()]
 
-    def sync_pending(self, limit: int) -> list[tuple[str, str]]:
-        """(organisation, id) of canaries whose linked deployment still awaits its update."""
+    def sync_pending(self, limit: int) -> list[dict[str, Any]]:
+        """Canaries whose linked deployment still awaits its update."""
         query = (
             self.db.collection_group("canaries")
             .where(filter=FieldFilter("deployment_sync_pending", "==", True))
             .order_by("updated_at")
             .limit(limit)
         )
-        return [(s.get("organisation"), s.id) for s in query.stream()]
+        return [s.to_dict() for s in query.stream()]
 
     # -- writes -------------------------------------------------------------------
 

@@ -665,7 +665,7 @@ class DeploymentStore:
         """References to the newest SKIP_CHUNK deployments queued before `record`, and the
         queue's floor (a day number)."""
         key, created = record["taxonomy_key"], record["created_at"]
-        self._known.put((org, record["id"]), (key, created))
+        self.remember(org, record)
         expected = [r.path for r in self._queue_refs(org, key, created[:10])]
         if queue_start and [s.reference.path for s in queue_start] != expected:
             queue_start = None  # read for another taxonomy or day: not this record's queue
