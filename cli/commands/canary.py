@@ -63,6 +63,20 @@ FIELDS = [
 FINAL = ("promoted", "rolled_back", "aborted", "failed")
 
 
+def compare_arguments(p) -> None:
+    """The canary-versus-stable margins, the same for a rollout and for `monitor`."""
+    p.add_argument(
+        "--compare-error-margin-pct",
+        type=float,
+        help="unhealthy when errors exceed stable's by more than this many points",
+    )
+    p.add_argument(
+        "--compare-p99-margin-pct",
+        type=float,
+        help="unhealthy when p99 exceeds stable's by more than this percent",
+    )
+
+
 def render_canary(rt: Runtime, canary: dict[str, Any]) -> None:
     rt.record(
         canary,
@@ -227,16 +241,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         action="store_true",
         help="do not delete the canary revision on rollback",
     )
-    p.add_argument(
-        "--compare-error-margin-pct",
-        type=float,
-        help="unhealthy when errors exceed stable's by more than this many points",
-    )
-    p.add_argument(
-        "--compare-p99-margin-pct",
-        type=float,
-        help="unhealthy when p99 exceeds stable's by more than this percent",
-    )
+    compare_arguments(p)
     p.add_argument("--consecutive-error-limit", type=int)
     p.add_argument("--verify-path", help="GET this path on the new revision before any traffic")
     p.add_argument("--verify-timeout", type=float)
@@ -301,16 +306,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     p.add_argument(
         "--traffic-percent", type=int, help="first give the canary this share of traffic (1..99)"
     )
-    p.add_argument(
-        "--compare-error-margin-pct",
-        type=float,
-        help="unhealthy when errors exceed stable's by more than this many points",
-    )
-    p.add_argument(
-        "--compare-p99-margin-pct",
-        type=float,
-        help="unhealthy when p99 exceeds stable's by more than this percent",
-    )
+    compare_arguments(p)
     p.add_argument(
         "--consecutive-error-limit",
         type=int,
