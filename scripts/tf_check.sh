@@ -11,7 +11,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON=${PYTHON:-python3}
-TF_DIRS=(terraform terraform/examples/basic)
+TF_DIRS=(terraform terraform/modules/firestore_index_wave terraform/examples/basic)
 TFCHECK_DIR=../shared/tools/tfcheck
 failed=()
 
