@@ -80,3 +80,8 @@ output "dashboard_id" {
   description = "Id of the Cloud Monitoring dashboard."
   value       = google_monitoring_dashboard.deployq.id
 }
+
+output "run_urls" {
+  description = "Deterministic run.app URL of every function's Cloud Run service: the target and OIDC audience of tasks and sweeps."
+  value       = local.run_urls
+}
