@@ -152,6 +152,8 @@ STAND_INS = {
         + PROJECT
         + '.iam.gserviceaccount.com" } } :'
     ),
+    "google_cloud_tasks_queue.jobs.name": '"deployq-jobs"',
+    "google_monitoring_notification_channel.email :": "{} :",
     "time_static.organisation_created[org].rfc3339": '"2026-12-07T03:00:00Z"',
     "time_static.organisation_updated[org].rfc3339": '"2026-12-07T04:00:00Z"',
 }
@@ -200,6 +202,9 @@ output "values" {
     actas               = local.canary_actas_accounts
     monitoring_projects = local.monitoring_projects
     records             = { for org, v in local.organisation_fields : org => jsonencode(v) }
+    dashboard           = jsonencode(local.dashboard)
+    log_metric_types    = local.log_metric_types
+    metric_log_filter   = local.metric_log_filter
   })
 }
 """
@@ -217,7 +222,8 @@ def terraform(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def render(tmp_path: Path, organisations: dict) -> dict:
-    source = "\n".join(locals_source(f) for f in ("main.tf", "iam.tf", "organisations.tf"))
+    files = ("main.tf", "iam.tf", "organisations.tf", "monitoring.tf")
+    source = "\n".join(locals_source(f) for f in files)
     for reference, stand_in in STAND_INS.items():
         assert reference in source, f"{reference} is no longer read: update STAND_INS"
         source = source.replace(reference, stand_in)
@@ -356,3 +362,60 @@ def test_a_granted_service_without_its_runtime_account_is_refused(tmp_path):
     organisation = {"cloud_run_services": [service]}
     error = plan_error(tmp_path, {"acme": organisation})
     assert "runtime service account(s) of every entry of cloud_run_services" in error
+
+
+def zero_values(node, path="$"):
+    """Paths of the zero, empty and null values the Monitoring API leaves out of its answer."""
+    if isinstance(node, dict):
+        found = [] if node else [path]
+        for key, value in node.items():
+            found += zero_values(value, f"{path}.{key}")
+        return found
+    if isinstance(node, list):
+        found = [] if node else [path]
+        for index, value in enumerate(node):
+            found += zero_values(value, f"{path}[{index}]")
+        return found
+    return [path] if node in (0, "", None, False) else []
+
+
+@needs_terraform
+def test_dashboard_json_holds_only_what_the_api_returns(values):
+    dashboard = json.loads(values["dashboard"])
+    assert zero_values(dashboard) == []
+    tiles = dashboard["mosaicLayout"]["tiles"]
+    assert "xPos" not in tiles[0] and "yPos" not in tiles[0]
+    assert tiles[3]["xPos"] == 6 and tiles[3]["yPos"] == 4
+
+
+@needs_terraform
+def test_dashboard_and_alerts_read_the_log_based_metrics(values):
+    dashboard = values["dashboard"]
+    for metric_type in values["log_metric_types"].values():
+        assert metric_type.startswith("logging.googleapis.com/user/deployq-")
+        assert metric_type in dashboard
+    assert "custom.googleapis.com" not in dashboard
+    # Durations: a percentile of the merged distribution, not a mean.
+    charts = json.loads(dashboard)["mosaicLayout"]["tiles"]
+    duration = next(t for t in charts if t["widget"]["title"].startswith("Deployment duration"))
+    for data_set in duration["widget"]["xyChart"]["dataSets"]:
+        aggregation = data_set["timeSeriesQuery"]["timeSeriesFilter"]["aggregation"]
+        assert aggregation["perSeriesAligner"] == "ALIGN_DELTA"
+        assert aggregation["crossSeriesReducer"].startswith("REDUCE_PERCENTILE_")
+    alert = resources("google_monitoring_alert_policy")["canary_rolled_back"]
+    condition = alert["conditions"][0]["condition_threshold"][0]
+    assert 'local.log_metric_types["canary_rollouts_rolled_back"]' in condition["filter"]
+
+
+@needs_terraform
+def test_every_metric_line_filter_reads_the_events_function_stdout(values):
+    assert values["metric_log_filter"].splitlines() == [
+        'resource.type="cloud_run_revision"',
+        'resource.labels.service_name="deployq-events"',
+        'log_id("run.googleapis.com/stdout")',
+    ]
+    for kind in ("counter", "distribution"):
+        metric = resources("google_logging_metric")[kind]
+        assert metric["filter"].startswith("${local.metric_log_filter}")
+        assert "jsonPayload.metric=" in metric["filter"] and "${each.key}" in metric["filter"]
+        assert metric["metric_descriptor"][0]["metric_kind"] == "DELTA"
