@@ -46,6 +46,9 @@ locals {
     EVENTS_TOPIC              = google_pubsub_topic.events.id
     ENVIRONMENTS              = jsonencode(var.environments)
     JOB_DEADLINE_SECONDS      = tostring(var.job_deadline_seconds)
+    # Served by GET /v1/discovery, so clients need only the deployments URL.
+    PACKAGES_URL = local.function_urls["packages"]
+    CANARY_URL   = local.function_urls["canary"]
   }
 
   function_defaults = {
