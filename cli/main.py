@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cli import __version__
-from cli.commands import canary, deployments, governance, openapi, packages
+from cli.commands import canary, deployments, governance, openapi, packages, release
 from cli.errors import EXIT_FAILURE, ApiFailure, CliError
 from cli.runtime import Runtime
 
@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     canary.register(commands, common)
     governance.register(commands, common)
     openapi.register(commands, common)
+    release.register(commands, common)
     return parser
 
 
