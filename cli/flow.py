@@ -191,6 +191,14 @@ class Release:
     def start_canary(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._canary().call("POST", "/v1/canaries", json=body)
 
+    def stop_canary(self, canary_id: str) -> dict[str, Any]:
+        """Abort a canary that is still progressing or held (traffic back to stable)."""
+        client = self._canary()
+        canary = client.call("GET", f"/v1/canaries/{canary_id}")
+        if canary.get("status") in CANARY_FINAL:
+            return canary
+        return client.call("POST", f"/v1/canaries/{canary_id}/abort")
+
     def follow_canary(
         self, canary_id: str, *, interval: float, timeout: float, seen: int = 0
     ) -> dict[str, Any]:

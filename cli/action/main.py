@@ -313,6 +313,10 @@ class Action:
             f"given up by {self.env.get('GITHUB_WORKFLOW', 'a workflow')} "
             f"run {self.env.get('GITHUB_RUN_ID', '')}".strip()
         )
+        canary_id = self.inputs.get("canary-id")
+        if canary_id:  # a canary still running or held goes back to stable first
+            stopped = self.release.stop_canary(canary_id)
+            self.workflow.say(f"deployq: canary {canary_id} is {stopped.get('status')}")
         failed, rollback = self.release.give_up(
             deployment_id, reason, target_version=self.inputs.get("target-version") or None
         )
