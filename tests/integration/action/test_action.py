@@ -273,3 +273,44 @@ def test_the_original_create_and_update_usage_is_unchanged(runner, stack, gh):
     assert no_oidc.errors() == [
         "no OIDC token available: give the job 'permissions: id-token: write'"
     ]
+
+
+def test_without_discovery_the_canary_url_input_works_and_a_timeout_leaves_rollback_to_abort(
+    runner, stack, web, sweeper, gh, fake_apis, monkeypatch
+):
+    from tests.support.packages import AppServer
+
+    monkeypatch.delenv("CANARY_URL")
+    bare = AppServer("deployments")  # its discovery names no canary API
+    try:
+        created = runner.run(api_url=bare.url, **RELEASE)
+        deployment_id = created.outputs["deployment-id"]
+        unnamed = runner.run(api_url=bare.url, deployment_id=deployment_id, **CANARY)
+        assert unnamed.code == 1
+        [error] = unnamed.errors()
+        assert "no canary API URL" in error and "canary-url" in error
+
+        slow = {**CANARY, "step_minutes": "30", "timeout_minutes": "0.05"}
+        result = runner.run(
+            api_url=bare.url, canary_url=stack.canary.url, deployment_id=deployment_id, **slow
+        )
+        assert result.code == 1, result
+        [error] = result.errors()
+        assert "is still progressing after" in error
+        assert result.outputs["status"] == "progressing" and result.outputs["canary-id"]
+        assert shares(fake_apis) == {"web-1": 90, "web-2": 10}
+
+        rolled = runner.run(
+            api_url=bare.url,
+            canary_url=stack.canary.url,
+            command="rollback",
+            deployment_id=deployment_id,
+            canary_id=result.outputs["canary-id"],
+        )
+        assert rolled.ok, rolled
+        assert canary(stack, gh, result.outputs["canary-id"])["status"] == "aborted"
+        assert shares(fake_apis) == {"web-1": 100}
+        assert deployment(stack, gh, deployment_id)["status"] == "failed"
+        assert rolled.outputs["reason"] == "no earlier deployed version"
+    finally:
+        bare.close()
