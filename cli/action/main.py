@@ -431,6 +431,12 @@ class Action:
             reporter.commit_status("failure", exc.reason, context)
             reporter.deployment_status("failure", exc.reason)
             raise
+        except CliError as exc:  # deployq unreachable or refusing: the outcome is unknown
+            reporter.commit_status(
+                "error", f"canary not followed: {one_line(exc.message)}", context
+            )
+            reporter.deployment_status("error", f"canary not followed: {one_line(exc.message)}")
+            raise
         status, reason = final.get("status"), one_line(final.get("reason")) or final.get("status")
         self.outputs(status=status, reason=reason)
         self.workflow.summary(canary_summary(final, deployment_id))
