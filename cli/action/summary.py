@@ -42,7 +42,7 @@ def _series(values: list[Any]) -> str:
 
 
 def chart(title: str, y_label: str, checks: list[dict[str, Any]], key: str) -> str:
-    numbers = ", ".join(str(c.get("number")) for c in checks)
+    numbers = ", ".join(f'"{c.get("number")}"' for c in checks)
     canary = [c.get(key) for c in checks]
     stable = [(c.get("stable") or {}).get(key) for c in checks]
     top = max([float(v) for v in canary + stable if v is not None] or [0.0])

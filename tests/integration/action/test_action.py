@@ -124,7 +124,7 @@ def test_create_approval_claim_and_a_healthy_canary_promote_and_tell_github(
     assert "-> Healthy" in result.stdout
     assert "xychart-beta" in result.summary and "promoted" in result.summary
     assert result.summary.count("```mermaid") == 3
-    numbers = ", ".join(str(c["number"]) for c in checks)
+    numbers = ", ".join(f'"{c["number"]}"' for c in checks)
     assert f'x-axis "check" [{numbers}]' in result.summary
 
     assert deployment(stack, gh, deployment_id)["status"] == "deployed"
