@@ -266,7 +266,11 @@ class Action:
     def do_claim(self) -> int:
         deployment_id = self.inputs.get("deployment-id")
         if deployment_id:
-            taxonomy = taxonomy_of(self.release.get(deployment_id))
+            record = self.release.get(deployment_id)
+            if record.get("status") == "in_progress":  # a retried step: it is ours already
+                self.deployment_outputs(record, f"deployment {deployment_id} already claimed")
+                return 0
+            taxonomy = taxonomy_of(record)
         else:
             taxonomy = {
                 "name": self.inputs.require("name", "to claim (or give deployment-id)"),

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -179,7 +180,7 @@ class ActionRunner:
 
 def job_env(workdir: Path, token_url: str, request_token: str, github_api: str) -> dict[str, str]:
     """The environment a GitHub-hosted runner gives a job with `id-token: write`."""
-    venv_bin = str(ROOT / ".venv" / "bin")
+    venv_bin = str(Path(sys.executable).parent)  # python3 with requests, as on hosted runners
     return {
         "PATH": os.pathsep.join([venv_bin, "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(workdir),

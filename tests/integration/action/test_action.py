@@ -100,6 +100,8 @@ def test_create_approval_claim_and_a_healthy_canary_promote_and_tell_github(
     assert claimed.ok, claimed
     assert claimed.outputs["deployment-id"] == deployment_id
     assert claimed.outputs["status"] == "in_progress"
+    again = runner.run(api_url=api, command="claim", deployment_id=deployment_id)
+    assert again.ok and again.outputs["deployment-id"] == deployment_id, again  # a retried step
 
     result = runner.run(
         api_url=api,  # only the deployments URL: the canary API comes from discovery
@@ -314,3 +316,17 @@ def test_without_discovery_the_canary_url_input_works_and_a_timeout_leaves_rollb
         assert rolled.outputs["reason"] == "no earlier deployed version"
     finally:
         bare.close()
+
+
+def test_claim_refuses_a_deployment_a_newer_push_superseded(runner, stack, gh):
+    api = stack.deployments.url
+    older = runner.run(api_url=api, **{**RELEASE, "version": "1.0.0"}).outputs["deployment-id"]
+    newer = runner.run(api_url=api, **RELEASE).outputs["deployment-id"]
+    result = runner.run(api_url=api, command="claim", deployment_id=older)
+    assert result.code == 1 and result.outputs["status"] == "superseded", result
+    [error] = result.errors()
+    assert f"superseded by {newer} (version 2.0.0)" in error
+    assert deployment(stack, gh, newer)["status"] == "scheduled"  # left for its own run
+    claimed = runner.run(api_url=api, command="claim", deployment_id=newer)
+    assert claimed.ok and claimed.outputs["deployment-id"] == newer
+    assert deployment(stack, gh, older)["status"] == "skipped"
