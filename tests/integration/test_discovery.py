@@ -36,8 +36,16 @@ def test_discovery_names_the_configured_urls_and_the_url_the_caller_used(base_en
 
 
 def test_discovery_is_in_the_openapi_document_without_security(deployments):
-    operation = deployments.get("/openapi.json").json["paths"]["/v1/discovery"]["get"]
+    document = deployments.get("/openapi.json").json
+    operation = document["paths"]["/v1/discovery"]["get"]
     assert "security" not in operation
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/Discovery"}
+    assert set(document["components"]["schemas"]["Discovery"]["properties"]) == {
+        "deployments",
+        "packages",
+        "canary",
+    }
 
 
 @pytest.mark.parametrize("variable", ["PACKAGES_URL", "CANARY_URL"])
