@@ -41,6 +41,8 @@ def function_env() -> dict[str, str]:
         "EVENTS_TOPIC": TOPIC,
         "CLOUD_RUN_API_ENDPOINT": f"127.0.0.1:{FAKES_PORT}",
         "MONITORING_API_ENDPOINT": f"127.0.0.1:{FAKES_PORT}",
+        "PACKAGES_URL": f"http://127.0.0.1:{FUNCTIONS['packages']}",
+        "CANARY_URL": f"http://127.0.0.1:{FUNCTIONS['canary']}",
         "ENVIRONMENTS": json.dumps(
             {env: {"project": PROJECT, "database": env} for env in ("dev", "staging", "production")}
         ),
