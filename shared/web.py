@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
-from shared import logs
+from shared import bodies, logs
 from shared.auth import Authenticator, Principal
 from shared.config import Settings
 from shared.errors import (
@@ -54,6 +54,8 @@ class Route:
     raw_body: tuple[str, ...] = ()  # content types passed to the handler undecoded
     max_body: int = MAX_BODY_BYTES
     body_optional: bool = False
+    max_depth: int = bodies.MAX_DEPTH  # JSON nesting, checked before decoding
+    max_values: int | None = bodies.MAX_VALUES
     tags: tuple[str, ...] = ()
 
 
@@ -268,7 +270,7 @@ class Api:
             accepted = ", ".join(("application/json",) + route.raw_body)
             raise UnsupportedMediaType(f"Content-Type must be {accepted}, got {mimetype or 'none'}")
         try:
-            payload = json.loads(data)
+            payload = bodies.loads(data, max_depth=route.max_depth, max_values=route.max_values)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(
                 f"request body is not valid JSON: {exc}", code="invalid_json"
