@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from array import array
 from itertools import accumulate
 from typing import Any
 
@@ -58,9 +57,13 @@ def shape(
             return opens, values
     if b'"' in data:
         data = _STRING.sub(b"", data)
-    brackets = data.translate(None, _NOT_BRACKET)
-    values = len(brackets) - brackets.count(b"]") - brackets.count(b"}") + data.count(b",") + 1
-    steps = array("b", brackets.translate(_SIGNED_STEPS))
+    opens = data.count(b"[") + data.count(b"{")
+    values = opens + data.count(b",") + 1
+    if values_limit is not None and values > values_limit:
+        return 0, values  # refused for its size: its depth does not matter
+    if depth_limit is not None and opens <= depth_limit:
+        return opens, values
+    steps = memoryview(data.translate(_SIGNED_STEPS, _NOT_BRACKET)).cast("b")
     return max(accumulate(steps), default=0), values
 
 

@@ -22,7 +22,7 @@ from shared.models.package import (
     public_deployment,
     public_package,
 )
-from shared.packages import jobs
+from shared.packages import jobs, upload
 from shared.packages.service import Packages
 from shared.web import Api, Context, Route
 
@@ -110,6 +110,7 @@ def import_package(ctx: Context):
         data, environment = service().read_upload(ctx.raw), ctx.request.args.get("environment")
     else:
         data, environment = ctx.body.package_data, ctx.body.environment
+    upload.check_package(data)
     record = service().import_package(ctx.org, data, environment, actor(ctx))
     return {"message": "Package imported successfully", "package": public_package(record)}, 201
 
@@ -192,6 +193,8 @@ API = Api(
             body=ImportRequest,
             raw_body=("application/zip",),
             max_body=MAX_IMPORT_BODY,
+            max_depth=upload.MAX_FILE_DEPTH + 1,  # {"package_data": <the file>}
+            max_values=upload.MAX_VALUES,
             status=201,
             summary="import a generated package (JSON body or the ZIP)",
         ),
