@@ -19,6 +19,7 @@ from shared import bodies
 from shared.errors import BadRequest, PayloadTooLarge
 
 MAX_JSON_BYTES = 64 * 1024 * 1024  # the package's JSON text, inflated from a ZIP
+MAX_META_BYTES = 1024 * 1024  # metadata.json beside it
 MAX_VALUES = 1_000_000  # JSON values (containers, members, scalars) in one package file
 MAX_RECORDS = 200_000  # rows or documents, over all tables and collections
 MAX_ZIP_MEMBERS = 16
@@ -61,6 +62,8 @@ def check_members(infos: list[zipfile.ZipInfo]) -> None:
                 f"ZIP member {info.filename!r} inflates to {info.file_size} bytes; "
                 f"at most {MAX_JSON_BYTES} bytes (64 MiB) are accepted"
             )
+        if info.filename.rsplit("/", 1)[-1] == "metadata.json" and info.file_size > MAX_META_BYTES:
+            raise LimitExceeded(f"metadata.json is larger than {MAX_META_BYTES} bytes (1 MiB)")
         ratio = info.file_size // max(info.compress_size, 1)
         if info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1) + 64 * 1024:
             raise LimitExceeded(
