@@ -127,7 +127,9 @@ def map_google_error(exc: Exception) -> ApiError | None:
     from google.api_core import exceptions as gexc
 
     if isinstance(exc, gexc.InvalidArgument):
-        return BadRequest(f"the request was refused by the backing service: {exc.message}")
+        from shared.refusals import invalid_write
+
+        return BadRequest(invalid_write(exc), code="refused")
     if isinstance(exc, gexc.Aborted):
         return ConcurrentUpdate("the record changed concurrently; retry the request")
     if isinstance(exc, (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.RetryError)):
