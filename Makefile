@@ -50,6 +50,6 @@ bench: init ## Run the benchmarks (not tests): prints ratios against same-run ba
 	$(PY) -m bench
 
 clean: ## Remove the virtualenvs and caches
-	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache build
+	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache .hypothesis build
 
 -include terraform/terraform.mk
