@@ -38,7 +38,9 @@ def handle(exc: Exception, max_depth: int) -> flask.Response:
     if isinstance(exc, HTTPException) and exc.code is not None and exc.code < 500:
         if exc.code == 400:
             return response(BadRequest("the body is neither a CloudEvent nor a Pub/Sub push"))
-        return response(ApiError(exc.name, code=exc.name.lower().replace(" ", "_")))
+        error = ApiError(exc.name, code=exc.name.lower().replace(" ", "_"))
+        error.status = exc.code
+        return response(error)
     if not parsed:
         log.warning("refused a body that is not a CloudEvent: %s", type(exc).__name__)
         return response(BadRequest("the body is neither a CloudEvent nor a Pub/Sub push"))

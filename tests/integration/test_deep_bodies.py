@@ -147,3 +147,9 @@ def test_events_deep_pubsub_message_is_acknowledged_and_ignored(events, depth, b
     assert response.status_code == 200
     audit = fs.client(project).collection("organisations/acme/audit_logs")
     assert list(audit.limit(1).stream()) == []
+
+
+def test_events_answers_other_refusals_in_the_error_shape(events):
+    response = events.get("/")
+    assert response.status_code == 405
+    assert set(response.json) == {"error", "code", "details"}
