@@ -50,6 +50,12 @@ def shape(
     """
     if isinstance(data, str):
         data = data.encode()
+    elif json.detect_encoding(data) not in ("utf-8", "utf-8-sig"):
+        # UTF-16/32, which json.loads accepts too: scanned as the UTF-8 text it stands for.
+        try:
+            data = data.decode(json.detect_encoding(data)).encode()
+        except UnicodeDecodeError:
+            pass  # not text: the decoder refuses it
     opens = data.count(b"[") + data.count(b"{")
     values = opens + data.count(b",") + 1
     if depth_limit is not None and opens <= depth_limit:

@@ -31,3 +31,11 @@ def test_too_deep_and_too_many_values_name_their_limit():
         bodies.loads(b"[" + b"{}," * 200_000 + b"{}]")
     assert many.value.status == 413 and "100000" in many.value.message
     assert bodies.loads(b'{"a": "' + b"[" * 5000 + b'"}') == {"a": "[" * 5000}
+
+
+def test_utf16_text_is_measured_as_what_it_says():
+    text = '["\\"", ' + "[" * 30 + "]" * 30 + ', "x"]'
+    assert json.loads(text.encode("utf-16"))
+    assert bodies.shape(text.encode("utf-16"))[0] == 31
+    with pytest.raises(bodies.TooDeep):
+        bodies.loads(text.encode("utf-16-le"))
