@@ -4,19 +4,26 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: help init dev test test-unit lint format bench clean
+.PHONY: help init lock dev test test-unit lint audit format bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-init: $(VENV)/.installed ## Create the virtualenv and install runtime + dev dependencies
+init: $(VENV)/.installed ## Create the virtualenv and install the locked runtime + dev dependencies
 
+# Only hashed files from the lock are installed; the project itself without build isolation,
+# with the locked setuptools, so nothing unlocked is downloaded.
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
-	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
+
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host
+
+lock: init ## Recompile the hashed locks (requirements*.txt) from requirements*.in
+	$(PY) -m piptools compile $(LOCK_FLAGS) --output-file=requirements.txt requirements.in
+	$(PY) -m piptools compile $(LOCK_FLAGS) --output-file=requirements-dev.txt requirements-dev.in
 
 dev: init ## Run the stack locally: emulators, fakes and every function on fixed loopback ports
 	$(PY) scripts/dev.py
@@ -27,11 +34,15 @@ test: init ## Run every test (starts and stops the emulators it needs)
 test-unit: init ## Run the unit tests only (no emulators)
 	$(PY) -m pytest tests/unit
 
-lint: init ## Lint and check formatting with ruff
+lint: init ## Lint and check formatting with ruff, audit the locked dependencies
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m check_jsonschema --builtin-schema vendor.github-workflows examples/github/*.yml
 	$(PY) -m check_jsonschema --builtin-schema vendor.github-actions action.yml
+	$(PY) scripts/audit_deps.py
+
+audit: init ## Audit the locked dependencies for known vulnerabilities (pip-audit)
+	$(PY) scripts/audit_deps.py
 
 format: init ## Format and fix with ruff
 	$(PY) -m ruff format .
@@ -41,6 +52,6 @@ bench: init ## Run the benchmarks (not tests): prints ratios against same-run ba
 	$(PY) -m bench
 
 clean: ## Remove the virtualenvs and caches
-	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache build
+	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache .hypothesis build
 
 -include terraform/terraform.mk

@@ -22,6 +22,7 @@ import requests
 from shared.config import ROLES, Settings
 from shared.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
 from shared.models.ids import ORG_NAME
+from shared.refusals import unreachable
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 PAT_CACHE_SECONDS = 300
@@ -95,7 +96,7 @@ class GoogleCerts:
             response.raise_for_status()
             certs = response.json()
         except (requests.RequestException, ValueError) as exc:
-            raise ServiceUnavailable(f"cannot fetch Google signing certificates: {exc}") from None
+            raise ServiceUnavailable(unreachable("Google's signing certificates", exc)) from None
         if not isinstance(certs, dict):
             raise ServiceUnavailable("Google signing certificates are not a JSON object")
         max_age = 3600
@@ -166,10 +167,10 @@ class Authenticator:
             return Principal("local", actor, org, "admin", actor=actor)
         token = bearer_token(headers)
         if token.count(".") == 2:
-            claims = self._unverified_claims(token)
-            if claims.get("iss", "").rstrip("/") == self.settings.github_oidc_issuer:
+            issuer = self._unverified_issuer(token)
+            if issuer.rstrip("/") == self.settings.github_oidc_issuer:
                 principal = self.verify_github_oidc(token)
-            elif claims.get("iss") in GOOGLE_ISSUERS:
+            elif issuer in GOOGLE_ISSUERS:
                 principal = self.google_principal(self.verify_google(token), headers)
             else:
                 raise Unauthorized("token issuer is not trusted")
@@ -185,9 +186,9 @@ class Authenticator:
         token = bearer_token(headers)
         if token.count(".") != 2:
             raise Unauthorized("internal endpoints need a Google-signed ID token")
-        claims = self._unverified_claims(token)
-        if claims.get("iss") not in GOOGLE_ISSUERS:
-            if claims.get("iss", "").rstrip("/") == self.settings.github_oidc_issuer:
+        issuer = self._unverified_issuer(token)
+        if issuer not in GOOGLE_ISSUERS:
+            if issuer.rstrip("/") == self.settings.github_oidc_issuer:
                 self.verify_github_oidc(token)
                 raise Forbidden("internal endpoints accept only deployq's service accounts")
             raise Unauthorized("token issuer is not trusted")
@@ -209,12 +210,19 @@ class Authenticator:
             raise Unauthorized("malformed token")
         return claims
 
+    @classmethod
+    def _unverified_issuer(cls, token: str) -> str:
+        issuer = cls._unverified_claims(token).get("iss")
+        if not isinstance(issuer, str):
+            raise Unauthorized("token issuer is missing or not a text")
+        return issuer
+
     def verify_github_oidc(self, token: str) -> Principal:
         """A GitHub Actions OIDC JWT: RS256 from the JWKS, iss, aud, exp, nbf checked."""
         try:
             key = self._jwks.get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError as exc:
-            raise ServiceUnavailable(f"cannot fetch the GitHub OIDC keys: {exc}") from None
+            raise ServiceUnavailable(unreachable("GitHub's OIDC signing keys", exc)) from None
         except jwt.PyJWTError:
             raise Unauthorized("token signing key is unknown") from None
         try:
@@ -230,18 +238,18 @@ class Authenticator:
         except jwt.ExpiredSignatureError:
             raise Unauthorized("token has expired") from None
         except jwt.PyJWTError as exc:
-            raise Unauthorized(f"invalid token: {exc}") from None
-        owner = str(claims["repository_owner"]).lower()
-        if not ORG_NAME.match(owner):
+            raise Unauthorized(token_refusal(exc)) from None
+        owner = claims["repository_owner"]
+        if not isinstance(owner, str) or not ORG_NAME.match(owner.lower()):
             raise Unauthorized("token repository_owner is not an organisation name")
         return Principal(
             kind="github_oidc",
             subject=str(claims.get("sub", "")),
-            organisation=owner,
+            organisation=owner.lower(),
             role="deployer",
-            repository=claims.get("repository"),
-            workflow=claims.get("workflow"),
-            actor=claims.get("actor"),
+            repository=_text(claims.get("repository")),
+            workflow=_text(claims.get("workflow")),
+            actor=_text(claims.get("actor")),
         )
 
     def verify_google(self, token: str) -> dict[str, Any]:
@@ -254,7 +262,7 @@ class Authenticator:
                 "Google ID tokens are not accepted: GOOGLE_ID_TOKEN_AUDIENCES is empty"
             )
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
+            kid = _text(jwt.get_unverified_header(token).get("kid"))
         except jwt.PyJWTError:
             raise Unauthorized("malformed token") from None
         certs = self._google_certs.get(kid)
@@ -266,10 +274,7 @@ class Authenticator:
                 clock_skew_in_seconds=CLOCK_SKEW_SECONDS,
             )
         except (ValueError, google_exceptions.GoogleAuthError) as exc:
-            reason = (
-                "token has expired" if "expired" in str(exc).lower() else f"invalid token: {exc}"
-            )
-            raise Unauthorized(reason) from None
+            raise Unauthorized(google_token_refusal(exc)) from None
         if claims.get("iss") not in GOOGLE_ISSUERS:
             raise Unauthorized("token issuer is not Google")
         if not claims.get("email") or claims.get("email_verified") is not True:
@@ -319,7 +324,7 @@ class Authenticator:
                 timeout=10,
             )
         except requests.RequestException as exc:
-            raise ServiceUnavailable(f"cannot reach the GitHub API: {exc}") from None
+            raise ServiceUnavailable(unreachable("the GitHub API", exc)) from None
 
     @staticmethod
     def _github_json(response: requests.Response) -> dict[str, Any]:
@@ -333,3 +338,47 @@ class Authenticator:
         allowed = self.settings.allowed_organisations
         if allowed and org not in allowed:
             raise Forbidden(f"organisation {org} is not allowed on this deployq")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+_JWT_REFUSALS = (
+    (jwt.ExpiredSignatureError, "token has expired"),
+    (jwt.ImmatureSignatureError, "token is not valid yet"),
+    (jwt.InvalidAudienceError, "token audience is not accepted"),
+    (jwt.InvalidIssuerError, "token issuer is not trusted"),
+    (jwt.InvalidSignatureError, "token signature is invalid"),
+    (jwt.InvalidAlgorithmError, "token algorithm is not accepted"),
+)
+
+
+def token_refusal(exc: jwt.PyJWTError) -> str:
+    """Why a GitHub OIDC token is refused, by the kind of error, never its text."""
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"token lacks the {exc.claim} claim"
+    for kind, reason in _JWT_REFUSALS:
+        if isinstance(exc, kind):
+            return reason
+    return "invalid token"
+
+
+_GOOGLE_REFUSALS = (
+    ("expired", "token has expired"),
+    ("too early", "token is not valid yet"),
+    ("audience", "token audience is not accepted"),
+    ("signature", "token signature is invalid"),
+    ("issuer", "token issuer is not trusted"),
+    ("certificate for key id", "token signing key is unknown"),
+)
+
+
+def google_token_refusal(exc: Exception) -> str:
+    """Why a Google ID token is refused; google-auth's text (with the audiences and keys this
+    deployment accepts) is not repeated."""
+    text = str(exc).lower()
+    for words, reason in _GOOGLE_REFUSALS:
+        if words in text:
+            return reason
+    return "invalid token"

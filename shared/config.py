@@ -135,6 +135,9 @@ class Settings:
         auth_enabled = _bool(env, "AUTH_ENABLED", True)
         if not auth_enabled and env.get("K_SERVICE"):
             raise ConfigError("AUTH_ENABLED=false is refused on Cloud Run (K_SERVICE is set)")
+        if env.get("K_SERVICE") and not (env.get("GOOGLE_CLOUD_PROJECT") or "").strip():
+            # The local default would point a deployed function at a project that is not its own.
+            raise ConfigError("GOOGLE_CLOUD_PROJECT is required on Cloud Run (K_SERVICE is set)")
         issuer = (env.get("GITHUB_OIDC_ISSUER") or cls.github_oidc_issuer).rstrip("/")
         for name in (
             "GITHUB_OIDC_ISSUER",

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
-from shared import logs
+from shared import bodies, logs
 from shared.auth import Authenticator, Principal
 from shared.config import Settings
 from shared.errors import (
@@ -35,6 +35,13 @@ MAX_BODY_BYTES = 1024 * 1024
 log = logs.get("web")
 
 
+@dataclass(frozen=True)
+class Raw:
+    """A response that is a file, not a model: its media types (documented as such)."""
+
+    media_types: tuple[str, ...]
+
+
 @dataclass
 class Route:
     """One operation: path (werkzeug syntax), method, handler and what it needs."""
@@ -48,12 +55,16 @@ class Route:
     # the OpenAPI document built), so a function's cold start loads only what it uses.
     body: type[BaseModel] | str | None = None
     query: type[BaseModel] | str | None = None
-    response: Any = None  # a model, [model], or their "module:Name" references
+    # A model, [model], their "module:Name" references, a Raw file, or {status: one of those}
+    # when the route answers with more than one success status.
+    response: Any = None
     status: int = 200
     summary: str = ""
     raw_body: tuple[str, ...] = ()  # content types passed to the handler undecoded
     max_body: int = MAX_BODY_BYTES
     body_optional: bool = False
+    max_depth: int = bodies.MAX_DEPTH  # JSON nesting, checked before decoding
+    max_values: int | None = bodies.MAX_VALUES
     tags: tuple[str, ...] = ()
 
 
@@ -125,7 +136,9 @@ def map_google_error(exc: Exception) -> ApiError | None:
     from google.api_core import exceptions as gexc
 
     if isinstance(exc, gexc.InvalidArgument):
-        return BadRequest(f"the request was refused by the backing service: {exc.message}")
+        from shared.refusals import invalid_write
+
+        return BadRequest(invalid_write(exc), code="refused")
     if isinstance(exc, gexc.Aborted):
         return ConcurrentUpdate("the record changed concurrently; retry the request")
     if isinstance(exc, (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.RetryError)):
@@ -142,18 +155,27 @@ class Api:
         self.settings = settings
         # Every function answers these two without a token.
         self.routes = [
-            Route("/health", "GET", health, auth="public", summary="liveness"),
+            Route(
+                "/health",
+                "GET",
+                health,
+                auth="public",
+                response="shared.models.responses:Health",
+                summary="liveness",
+            ),
             Route(
                 "/openapi.json",
                 "GET",
                 self._openapi,
                 auth="public",
+                response="shared.models.responses:OpenApiDocument",
                 summary="this API's OpenAPI document",
             ),
             *routes,
         ]
         self._authenticator: Authenticator | None = None
         self._resolved: dict[int, Route] = {}
+        _json_framework_errors()
         self._map = Map(
             [Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(self.routes)],
             strict_slashes=False,
@@ -208,9 +230,9 @@ class Api:
                 route,
                 body=_load(route.body),
                 query=_load(route.query),
-                response=[_load(r) for r in route.response]
-                if isinstance(route.response, list)
-                else _load(route.response),
+                response={k: _load_response(v) for k, v in route.response.items()}
+                if isinstance(route.response, dict)
+                else _load_response(route.response),
             )
             self._resolved[index] = route
         return route
@@ -268,7 +290,7 @@ class Api:
             accepted = ", ".join(("application/json",) + route.raw_body)
             raise UnsupportedMediaType(f"Content-Type must be {accepted}, got {mimetype or 'none'}")
         try:
-            payload = json.loads(data)
+            payload = bodies.loads(data, max_depth=route.max_depth, max_values=route.max_values)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(
                 f"request body is not valid JSON: {exc}", code="invalid_json"
@@ -294,6 +316,8 @@ class Api:
             headers = rest[0] if rest else {}
         if status == 204:
             return flask.Response(status=204)
+        if status >= 400:
+            result = _error_envelope(result, status)
         if isinstance(result, BaseModel):
             result = result.model_dump(mode="json")
         elif isinstance(result, list):
@@ -312,7 +336,7 @@ class Api:
         routes = [self.route(index) for index in range(len(self.routes))]
         models: list[type[BaseModel]] = []
         for route in routes:
-            for model in (route.body, _model_of(route.response)):
+            for model in (route.body, *map(_model_of, _success(route).values())):
                 if model is not None and model not in models:
                     models.append(model)
         _, schema = models_json_schema(
@@ -365,6 +389,27 @@ class Api:
         }
 
 
+def _json_framework_errors() -> None:
+    """Errors answered by Flask itself (a path its router refuses, e.g. one holding a newline)
+    in the one JSON error shape too; a no-op outside a functions-framework app."""
+    import functions_framework
+
+    def answer(exc: HTTPException):
+        status = exc.code or 500
+        if status == 404:
+            return error_response(NotFound("no such route"))
+        if status == 405:
+            return error_response(MethodNotAllowed("method not allowed on this route"))
+        error = ApiError(exc.name if status < 500 else "internal error; it has been logged")
+        error.status, error.code = status, (exc.name or "error").lower().replace(" ", "_")
+        return error_response(error)
+
+    try:
+        functions_framework.errorhandler(HTTPException)(answer)
+    except AssertionError:  # an app of an earlier create_app that already served (tests)
+        pass
+
+
 def health(ctx: Context) -> dict[str, str]:
     return {"status": "healthy"}
 
@@ -379,12 +424,40 @@ def _load(reference: Any) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+def _load_response(reference: Any) -> Any:
+    if isinstance(reference, list):
+        return [_load(r) for r in reference]
+    return _load(reference)
+
+
 def _model_of(response: Any) -> type[BaseModel] | None:
     if isinstance(response, list):
         response = response[0]
     if isinstance(response, type) and issubclass(response, BaseModel):
         return response
     return None
+
+
+def _success(route: Route) -> dict[int, Any]:
+    """{status: response spec} of a route's success answers."""
+    if isinstance(route.response, dict):
+        return dict(route.response)
+    return {route.status: route.response}
+
+
+def _error_envelope(result: Any, status: int) -> dict[str, Any]:
+    """A handler's error answer in the one error shape (its own keys kept beside it)."""
+    if isinstance(result, dict) and {"error", "code", "details"} <= set(result):
+        return result
+    extra = result if isinstance(result, dict) else {}
+    message = extra.get("error") or extra.get("reason") or extra.get("message")
+    code = {400: "invalid_request", 404: "not_found", 409: "conflict"}.get(status, "refused")
+    return {
+        **extra,
+        "error": str(message or f"request refused (HTTP {status})"),
+        "code": str(extra.get("code") or code),
+        "details": extra.get("details") if isinstance(extra.get("details"), list) else [],
+    }
 
 
 def _openapi_path(path: str) -> str:
@@ -427,20 +500,33 @@ def _parameters(route: Route, components: dict[str, Any]) -> list[dict[str, Any]
 def _responses(route: Route) -> dict[str, Any]:
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     responses: dict[str, Any] = {}
-    model = _model_of(route.response)
-    if route.status == 204:
-        responses["204"] = {"description": "no content"}
-    elif model is not None:
-        schema: dict[str, Any] = {"$ref": f"#/components/schemas/{model.__name__}"}
-        if isinstance(route.response, list):
-            schema = {"type": "array", "items": schema}
-        responses[str(route.status)] = {
-            "description": "success",
-            "content": {"application/json": {"schema": schema}},
-        }
-    else:
-        responses[str(route.status)] = {"description": "success"}
+    for status, spec in sorted(_success(route).items()):
+        model = _model_of(spec)
+        if status == 204:
+            responses["204"] = {"description": "no content"}
+        elif isinstance(spec, Raw):
+            content = {
+                media: {"schema": {"type": "object"}}
+                if media == "application/json"
+                else {"schema": {"type": "string", "format": "binary"}}
+                for media in spec.media_types
+            }
+            responses[str(status)] = {"description": "success", "content": content}
+        elif model is not None:
+            schema: dict[str, Any] = {"$ref": f"#/components/schemas/{model.__name__}"}
+            if isinstance(spec, list):
+                schema = {"type": "array", "items": schema}
+            responses[str(status)] = {
+                "description": "success",
+                "content": {"application/json": {"schema": schema}},
+            }
+        else:
+            responses[str(status)] = {"description": "success"}
     codes = ["400"] + (["401", "403"] if route.auth != "public" else []) + ["404", "409"]
+    if route.body is not None or route.raw_body:
+        codes += ["413", "415"]
+    if route.auth != "public":
+        codes.append("503")  # a backing service is unavailable; retry
     for code in codes:
-        responses[code] = {"description": "error", "content": error}
+        responses.setdefault(code, {"description": "error", "content": error})
     return responses

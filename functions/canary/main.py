@@ -113,6 +113,7 @@ API = Api(
             "POST",
             sweep,
             auth="internal",
+            response="shared.models.responses:CanarySweep",
             summary="Cloud Scheduler: run every overdue check",
         ),
         Route(
@@ -144,6 +145,7 @@ API = Api(
             check_canary,
             auth="internal",
             body=CheckRequest,
+            response="shared.models.responses:CanaryCheckOutcome",
             summary="Cloud Tasks: run check number `check` if it is due",
         ),
     ],

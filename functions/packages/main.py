@@ -22,11 +22,12 @@ from shared.models.package import (
     public_deployment,
     public_package,
 )
-from shared.packages import jobs
+from shared.packages import jobs, upload
 from shared.packages.service import Packages
-from shared.web import Api, Context, Route
+from shared.web import Api, Context, Raw, Route
 
 SUBSET_FIELDS = ("tables", "collections", "where_clause")
+R = "shared.models.responses:"
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
 MAX_IMPORT_BODY = 32 * 1024 * 1024  # Cloud Functions' request limit
@@ -110,6 +111,7 @@ def import_package(ctx: Context):
         data, environment = service().read_upload(ctx.raw), ctx.request.args.get("environment")
     else:
         data, environment = ctx.body.package_data, ctx.body.environment
+    upload.check_package(data)
     record = service().import_package(ctx.org, data, environment, actor(ctx))
     return {"message": "Package imported successfully", "package": public_package(record)}, 201
 
@@ -173,6 +175,7 @@ API = Api(
             "GET",
             list_packages,
             query=PackageListQuery,
+            response=R + "PackageList",
             summary="list packages, newest first",
         ),
         Route(
@@ -182,6 +185,7 @@ API = Api(
             role="deployer",
             body=PackageCreate,
             status=201,
+            response=R + "PackageCreated",
             summary="pack tables/collections of a source environment",
         ),
         Route(
@@ -192,16 +196,26 @@ API = Api(
             body=ImportRequest,
             raw_body=("application/zip",),
             max_body=MAX_IMPORT_BODY,
+            max_depth=upload.MAX_FILE_DEPTH + 1,  # {"package_data": <the file>}
+            max_values=upload.MAX_VALUES,
             status=201,
+            response=R + "PackageCreated",
             summary="import a generated package (JSON body or the ZIP)",
         ),
-        Route("/v1/packages/<package_id>", "GET", get_package, summary="one package"),
+        Route(
+            "/v1/packages/<package_id>",
+            "GET",
+            get_package,
+            response=R + "PackageDetail",
+            summary="one package",
+        ),
         Route(
             "/v1/packages/<package_id>",
             "PUT",
             update_package,
             role="deployer",
             body=PackageUpdate,
+            response=R + "PackageChanged",
             summary="change description, status, tags or metadata",
         ),
         Route(
@@ -209,6 +223,7 @@ API = Api(
             "DELETE",
             delete_package,
             role="deployer",
+            response=R + "PackageChanged",
             summary="soft-delete a package",
         ),
         Route(
@@ -217,6 +232,7 @@ API = Api(
             generate,
             body=GenerateRequest,
             body_optional=True,
+            response={200: Raw(("application/json", "application/zip")), 202: R + "JobAccepted"},
             summary="download the package as JSON or ZIP",
         ),
         Route(
@@ -225,6 +241,7 @@ API = Api(
             deploy,
             role="deployer",
             body=DeployRequest,
+            response={200: R + "PackageDeploymentAnswer", 202: R + "JobAccepted"},
             summary="deploy now, in the background or at schedule_at",
         ),
         Route(
@@ -232,6 +249,7 @@ API = Api(
             "GET",
             list_actions,
             query=PageQuery,
+            response=R + "PackageActionList",
             summary="the package's action history, newest first",
         ),
         Route(
@@ -239,12 +257,14 @@ API = Api(
             "GET",
             list_deployments,
             query=DeploymentListQuery,
+            response=R + "PackageDeploymentList",
             summary="list package deployments, newest first",
         ),
         Route(
             "/v1/package-deployments/<deployment_id>",
             "GET",
             get_deployment,
+            response=R + "PackageDeploymentAnswer",
             summary="one package deployment",
         ),
         Route(
@@ -252,14 +272,16 @@ API = Api(
             "POST",
             rollback,
             role="deployer",
+            response=R + "PackageDeploymentAnswer",
             summary="restore what a deployment changed",
         ),
-        Route("/v1/jobs/<job_id>", "GET", get_job, summary="a background job"),
+        Route("/v1/jobs/<job_id>", "GET", get_job, response=R + "Job", summary="a background job"),
         Route(
             "/v1/jobs/<job_id>",
             "DELETE",
             cancel_job,
             role="deployer",
+            response={200: R + "JobAccepted", 202: R + "JobAccepted"},
             summary="cancel a background job",
         ),
     ],

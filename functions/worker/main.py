@@ -54,6 +54,7 @@ API = Api(
             run_task,
             auth="internal",
             body=TaskBody,
+            response="shared.models.responses:TaskOutcome",
             summary="run one job (Cloud Tasks delivery of {job_id})",
         ),
         Route(
@@ -62,6 +63,7 @@ API = Api(
             sweep,
             auth="internal",
             raw_body=RAW,
+            response="shared.models.responses:JobSweep",
             summary="time out stuck jobs and finish abandoned deployments (Cloud Scheduler)",
         ),
     ],

@@ -317,6 +317,16 @@ class NotificationSettings(BaseModel):
         Annotated[str, StringConstraints(strict=True, max_length=2048, pattern=r"^https?://")]
     ] = None
 
+    @field_validator("slack_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: Optional[str]) -> Optional[str]:
+        from shared.webhooks import url_problem
+
+        problem = url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"the webhook URL {problem}")
+        return value
+
 
 class SweepResult(BaseModel):
     model_config = ConfigDict(defer_build=True)

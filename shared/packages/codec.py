@@ -25,7 +25,6 @@ from shared import clock
 
 CHUNK_TARGET_BYTES = 256 * 1024
 PIECE_MAX_BYTES = 768 * 1024
-MAX_IMPORT_BYTES = 256 * 1024 * 1024
 DATABASE = "database"
 DOCUMENT = "document"
 
@@ -352,15 +351,17 @@ def iter_zip_file(package: dict[str, Any], contents: Iterable[bytes]) -> Iterato
 
 
 def read_zip(data: bytes) -> dict[str, Any]:
-    """The package object of a generated ZIP; PackageFormatError naming the problem otherwise."""
+    """The package object of a generated ZIP; PackageFormatError naming the problem otherwise,
+    or the 400/413 of `upload` naming the limit an archive exceeds."""
+    from shared.packages import upload
+
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError):
         raise PackageFormatError("the body is not a ZIP archive") from None
     with archive:
         infos = archive.infolist()
-        if sum(info.file_size for info in infos) > MAX_IMPORT_BYTES:
-            raise PackageFormatError("the ZIP expands to more than 256 MiB")
+        upload.check_members(infos)
         packages = [
             i
             for i in infos
@@ -370,25 +371,16 @@ def read_zip(data: bytes) -> dict[str, Any]:
             raise PackageFormatError(
                 "the ZIP must hold exactly one <name>-v<version>.json besides metadata.json"
             )
-        package = _load_json(archive.read(packages[0]), packages[0].filename)
         meta_infos = [i for i in infos if i.filename.rsplit("/", 1)[-1] == "metadata.json"]
+        meta = None
         if meta_infos:
-            meta = _load_json(archive.read(meta_infos[0]), "metadata.json")
-            declared = meta.get("checksum") if isinstance(meta, dict) else None
-            if (
-                declared
-                and isinstance(package, dict)
-                and package.get("checksum") not in (None, declared)
-            ):
-                raise PackageFormatError("metadata.json checksum differs from the package's")
+            meta = upload.loads(upload.read_member(archive, meta_infos[0]), "metadata.json")
+        package = upload.loads(upload.read_member(archive, packages[0]), packages[0].filename)
+        declared = meta.get("checksum") if isinstance(meta, dict) else None
+        own = package.get("checksum") if isinstance(package, dict) else None
+        if declared and own not in (None, declared):
+            raise PackageFormatError("metadata.json checksum differs from the package's")
     return package
-
-
-def _load_json(data: bytes, name: str) -> Any:
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PackageFormatError(f"{name} is not valid JSON: {exc}") from None
 
 
 def validate_contents(package_type: str, contents: Any) -> list[dict[str, Any]]:

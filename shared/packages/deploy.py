@@ -550,6 +550,8 @@ class PackageDeploy:
         """
         from google.api_core import exceptions as gexc
 
+        from shared.refusals import invalid_write
+
         refused: list[tuple[Write, str]] = []
         for start in range(0, len(writes), MAX_COMMIT_WRITES):
             part = writes[start : start + MAX_COMMIT_WRITES]
@@ -557,12 +559,12 @@ class PackageDeploy:
                 self._set_all(part)
             except (gexc.InvalidArgument, ValueError, TypeError) as exc:
                 if not self.options["continue_on_error"]:
-                    raise WriteRefused(part[0].collection, str(exc)) from None
+                    raise WriteRefused(part[0].collection, invalid_write(exc)) from None
                 for write in part:
                     try:
                         self._set_all([write])
                     except (gexc.InvalidArgument, ValueError, TypeError) as one:
-                        refused.append((write, str(one)))
+                        refused.append((write, invalid_write(one)))
         return refused
 
     def _set_all(self, writes: list[Write]) -> None:

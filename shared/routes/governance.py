@@ -16,7 +16,7 @@ from shared.governance.audit import csv_lines
 from shared.governance.service import Governance
 from shared.models.deployment import Deployment, public
 from shared.store.dora import outcomes_and_restores
-from shared.web import Context, Route
+from shared.web import Context, Raw, Route
 
 if TYPE_CHECKING:
     from shared.models.governance import AuditQuery, DoraQuery, RunbookQuery
@@ -246,6 +246,7 @@ def routes(gov: Callable[[], Governance]) -> list[Route]:
             "GET",
             export_audit,
             query=M + "AuditQuery",
+            response=Raw(("text/csv",)),
             summary="every matching audit entry as CSV (streamed)",
         ),
         governed(

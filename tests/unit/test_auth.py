@@ -86,7 +86,7 @@ def test_github_oidc_principal_comes_from_the_claims(auth, identity):
     [
         ({"exp": int(time.time()) - 3600}, "expired"),
         ({"aud": "someone-else"}, "audience"),
-        ({"nbf": int(time.time()) + 3600}, "invalid"),
+        ({"nbf": int(time.time()) + 3600}, "not valid yet"),
         ({"repository_owner": None}, "repository_owner"),
     ],
 )

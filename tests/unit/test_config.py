@@ -45,6 +45,8 @@ def test_lists_and_json_are_parsed():
         ({"JOB_DEADLINE_SECONDS": "soon"}, "JOB_DEADLINE_SECONDS"),
         ({"TASKS_QUEUE": "deployq"}, "TASKS_QUEUE"),
         ({"GITHUB_API_URL": "ftp://x"}, "GITHUB_API_URL"),
+        ({"K_SERVICE": "deployq-deployments"}, "GOOGLE_CLOUD_PROJECT"),
+        ({"K_SERVICE": "deployq-worker", "GOOGLE_CLOUD_PROJECT": " "}, "GOOGLE_CLOUD_PROJECT"),
     ],
 )
 def test_bad_configuration_names_the_variable(env, variable):
@@ -54,3 +56,26 @@ def test_bad_configuration_names_the_variable(env, variable):
     with pytest.raises(SystemExit) as exited:
         load_settings_or_exit(env)
     assert variable in str(exited.value) and "\n" not in str(exited.value)
+
+
+def test_project_defaults_locally_and_is_taken_on_cloud_run():
+    assert Settings.from_env({}).project == "deployq-local"
+    on_run = Settings.from_env({"K_SERVICE": "deployq-canary", "GOOGLE_CLOUD_PROJECT": "prod-1"})
+    assert on_run.project == "prod-1"
+
+
+def test_events_sweep_schedule_in_docs_matches_terraform():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    variables = (root / "terraform" / "variables.tf").read_text()
+    cron = re.search(r'events_sweep\s*=\s*optional\(string,\s*"([^"]+)"\)', variables).group(1)
+    every = {"* * * * *": "every minute", "*/5 * * * *": "every 5 minutes"}[cron]
+    governance = " ".join((root / "docs" / "governance.md").read_text().split())
+    said = [
+        m
+        for hit in re.finditer(r"events:sweep", governance)
+        for m in re.findall(r"every (?:minute|\d+ minutes)", governance[hit.end() :][:120])
+    ]
+    assert said and set(said) == {every}
