@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import flask
@@ -30,6 +30,7 @@ from shared.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
+from shared.google.clients import Lazy
 
 MAX_BODY_BYTES = 1024 * 1024
 log = logs.get("web")
@@ -59,7 +60,12 @@ class Route:
 
 @dataclass
 class Context:
-    """What a handler gets: the request, the caller and the validated inputs."""
+    """What a handler gets: the request, the caller and the validated inputs.
+
+    `body` and `query` are the route's validated models, `json` the decoded JSON body,
+    `principal`/`actor` the caller, `meta` what the audit log keeps of the request (ip,
+    user agent) and `idempotency_key` the validated `Idempotency-Key` header.
+    """
 
     request: flask.Request
     settings: Settings
@@ -68,12 +74,19 @@ class Context:
     query: Any = None
     body: Any = None
     raw: bytes | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
 
     @property
     def org(self) -> str:
         assert self.principal is not None and self.principal.organisation
         return self.principal.organisation
+
+    @property
+    def actor(self) -> str | None:
+        """Who is calling, as the audit log names them (login, email, `actor` claim)."""
+        if self.principal is None:
+            return None
+        return self.principal.actor or self.principal.subject
 
     @property
     def ip(self) -> str | None:
@@ -86,6 +99,29 @@ class Context:
     @property
     def user_agent(self) -> str | None:
         return self.request.headers.get("User-Agent")
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The request as events and the audit log record it."""
+        return {"ip": self.ip, "user_agent": self.user_agent}
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The `Idempotency-Key` header (1 to 255 printable characters, else 400), or None."""
+        key = self.request.headers.get("Idempotency-Key")
+        if key is None:
+            return None
+        if not 1 <= len(key) <= 255 or not key.isprintable():
+            raise BadRequest(
+                "Idempotency-Key must be 1 to 255 printable characters",
+                details=[{"field": "Idempotency-Key", "error": "invalid"}],
+            )
+        return key
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The decoded JSON body under `extra["json"]` (the form handlers used before `json`)."""
+        return {"json": self.json} if self.json is not None else {}
 
 
 def pydantic_details(exc: ValidationError) -> list[dict[str, str]]:
@@ -152,7 +188,7 @@ class Api:
             ),
             *routes,
         ]
-        self._authenticator: Authenticator | None = None
+        self._authenticator = Lazy(lambda: Authenticator(self.settings))
         self._resolved: dict[int, Route] = {}
         self._map = Map(
             [Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(self.routes)],
@@ -162,9 +198,7 @@ class Api:
 
     @property
     def authenticator(self) -> Authenticator:
-        if self._authenticator is None:
-            self._authenticator = Authenticator(self.settings)
-        return self._authenticator
+        return self._authenticator()
 
     def handle(self, request: flask.Request):
         """Serve one request; never lets an exception escape as a traceback."""
@@ -282,7 +316,7 @@ class Api:
             ctx.body = route.body.model_validate(payload)
         except ValidationError as exc:
             raise validation_error(exc, "request body") from None
-        ctx.extra["json"] = payload
+        ctx.json = payload
 
     @staticmethod
     def _respond(route: Route, result: Any):

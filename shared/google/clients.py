@@ -12,19 +12,23 @@ from typing import Any
 
 
 class Lazy:
-    """A value made on first use (so its library is imported only then), once, by whichever
-    thread asks first; `lazy()` returns it."""
+    """Values made on first use (so their library is imported only then), once, by whichever
+    thread asks first: `lazy()` returns `make()`, `lazy(*args)` returns `make(*args)` made
+    once per `key(*args)` (default: the arguments). The one way this code builds
+    process-wide clients and services."""
 
-    def __init__(self, make: Callable[[], Any]):
+    def __init__(self, make: Callable[..., Any], key: Callable[..., Any] | None = None):
         self._make = make
-        self._value: Any = None
+        self._key = key
+        self._values: dict[Any, Any] = {}
         self._lock = threading.Lock()
 
-    def __call__(self) -> Any:
+    def __call__(self, *args: Any) -> Any:
+        key = self._key(*args) if self._key is not None else args
         with self._lock:
-            if self._value is None:
-                self._value = self._make()
-            return self._value
+            if key not in self._values:
+                self._values[key] = self._make(*args)
+            return self._values[key]
 
 
 def plaintext_channel(endpoint: str | None):

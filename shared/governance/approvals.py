@@ -15,8 +15,8 @@ from typing import Any
 from shared import clock
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden
-from shared.governance.policy import active_window, freeze_message
 from shared.models.deployment import DeploymentPatch, Status, Trigger, transition_error
+from shared.models.policy import active_window, freeze_message
 from shared.store.deployments import Change, DeploymentStore, check_id
 from shared.store.firestore import run_transaction
 from shared.store.policies import PolicyStore

@@ -9,8 +9,11 @@ from __future__ import annotations
 from functools import cached_property
 
 from shared.config import Settings
-from shared.events import EventPublisher, Outbox
+from shared.events import EventSink, build_event, event_sink
+from shared.google.clients import Lazy
 from shared.governance.approvals import ApprovalGuard
+from shared.governance.policies import Policies
+from shared.models.deployment import public
 from shared.store import firestore as fs
 from shared.store.audit import AuditStore
 from shared.store.deployments import DeploymentStore
@@ -30,14 +33,16 @@ class Governance:
         return fs.client(self.settings.project, self.settings.firestore_database)
 
     @cached_property
-    def outbox(self) -> Outbox:
-        topic = self.settings.events_topic
-        publisher = EventPublisher(self.settings.project, topic) if topic else None
-        return Outbox(self.db, publisher)
+    def events(self) -> EventSink:
+        return event_sink(self.settings)
+
+    @property
+    def outbox(self) -> EventSink:
+        return self.events
 
     @cached_property
-    def policies(self) -> PolicyStore:
-        return PolicyStore(self.db, self.outbox)
+    def policies(self) -> Policies:
+        return Policies(PolicyStore(self.db), self.events)
 
     @cached_property
     def guard(self) -> ApprovalGuard:
@@ -45,11 +50,31 @@ class Governance:
 
     @cached_property
     def deployments(self) -> DeploymentStore:
+        sink = self.events
+
+        def write_changes(transaction, org, changes, principal, meta):
+            for change in changes:
+                if getattr(change, "event", None) is None:
+                    change.event = build_event(
+                        org,
+                        change.type,
+                        f"deployments/{change.deployment_id}",
+                        None if change.before is None else public(change.before),
+                        public(change.after),
+                        principal=principal,
+                        meta=meta,
+                        extra=change.extra,
+                    )
+            sink.record(transaction, org, [c.event for c in changes])
+
+        def publish_changes(org, changes):
+            sink.publish_soon(org, [c.event for c in changes if getattr(c, "event", None)])
+
         return DeploymentStore(
             self.db,
             guard=self.guard,
-            write_changes=self.outbox.write_changes,
-            publish_changes=self.outbox.publish_changes,
+            write_changes=write_changes,
+            publish_changes=publish_changes,
             prepare_create=self.guard.prepare_create,
         )
 
@@ -70,16 +95,5 @@ class Governance:
         return NotificationStore(self.db)
 
 
-_instances: dict[int, Governance] = {}
-
-
-def governed_deployment_store(settings: Settings) -> DeploymentStore:
-    """The deployment store with approvals, freeze windows and the events outbox wired in."""
-    return governance_for(settings).deployments
-
-
-def governance_for(settings: Settings) -> Governance:
-    key = id(settings)
-    if key not in _instances:
-        _instances[key] = Governance(settings)
-    return _instances[key]
+# The process's services of a configuration.
+governance_for = Lazy(Governance, key=id)

@@ -17,7 +17,7 @@ from pydantic import (
 
 from shared import clock
 from shared.config import ROLES
-from shared.governance.policy import minutes
+from shared.models.policy import minutes
 
 Name = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=256)]
 OptionalName = Optional[Annotated[str, StringConstraints(strict=True, max_length=256)]]

@@ -14,20 +14,19 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.errors import ConcurrentUpdate
+from shared.google.clients import Lazy
 
 T = TypeVar("T")
 TRANSACTION_DEADLINE_SECONDS = 25.0
-_clients: dict[tuple[str, str], firestore.Client] = {}
-_clients_lock = threading.Lock()
 
 
-def client(project: str, database: str = "(default)") -> firestore.Client:
-    """The process's Firestore client for a database (honours FIRESTORE_EMULATOR_HOST)."""
-    key = (project, database)
-    with _clients_lock:
-        if key not in _clients:
-            _clients[key] = firestore.Client(project=project, database=database)
-        return _clients[key]
+def _make_client(project: str, database: str = "(default)") -> firestore.Client:
+    return firestore.Client(project=project, database=database)
+
+
+# The process's Firestore client of a database (honours FIRESTORE_EMULATOR_HOST):
+# `client(project, database)`.
+client = Lazy(_make_client, key=lambda project, database="(default)": (project, database))
 
 
 class Stale(Exception):
