@@ -43,7 +43,7 @@ class Route:
     path: str
     method: str
     handler: Callable[..., Any]
-    auth: str = "tenant"  # tenant | internal | public
+    auth: str = "tenant"  # tenant | internal | platform | public
     role: str = "viewer"
     # Models, or "module:Name" references imported when the route is first served (or
     # the OpenAPI document built), so a function's cold start loads only what it uses.
@@ -254,6 +254,8 @@ class Api:
             return None
         if route.auth == "internal":
             return self.authenticator.authenticate_internal(request.headers)
+        if route.auth == "platform":
+            return self.authenticator.authenticate_platform(request.headers)
         principal = self.authenticator.authenticate(request.headers)
         principal.require(route.role)
         return principal

@@ -19,7 +19,7 @@ from shared.models.deployment import (
     TaxonomyBody,
     public,
 )
-from shared.routes import governance
+from shared.routes import governance, organisations
 from shared.store.deployments import DeploymentStore, request_hash
 from shared.web import Api, Context, Route
 
@@ -180,6 +180,7 @@ API = Api(
             summary="roll back from this deployment",
         ),
         *governance.routes(lambda: GOVERNANCE),
+        *organisations.routes(SETTINGS),
     ],
 )
 
