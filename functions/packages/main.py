@@ -22,7 +22,6 @@ from shared.models.package import (
     public_deployment,
     public_package,
 )
-from shared.packages import jobs
 from shared.packages.service import Packages
 from shared.web import Api, Context, Route
 
@@ -96,7 +95,12 @@ def generate(ctx: Context, package_id: str):
                 code="subset_not_supported",
             )
     if request.run_as_background:
-        return service().generate_in_background(ctx.org, package_id, request.format, actor(ctx))
+        job = service().generate_in_background(ctx.org, package_id, request.format, actor(ctx))
+        return {
+            "message": "Generation job created",
+            "job_id": job["job_id"],
+            "status": job["status"],
+        }, 202
     stream, mimetype, name = service().generate(ctx.org, package_id, request.format, actor(ctx))
     return flask.Response(
         flask.stream_with_context(stream),
@@ -116,10 +120,25 @@ def import_package(ctx: Context):
 
 def deploy(ctx: Context, package_id: str):
     key = ctx.request.headers.get("Idempotency-Key")
-    payload, status = service().deploy(ctx.org, package_id, ctx.body, actor(ctx), key)
-    if "deployment" in payload:
-        payload["deployment"] = public_deployment(payload["deployment"])
-    return payload, status
+    deployed = service().deploy(ctx.org, package_id, ctx.body, actor(ctx), key)
+    if deployed.job is not None:
+        job = deployed.job
+        message = (
+            "Deployment job created" if deployed.job_created else "Deployment job already exists"
+        )
+        return {
+            "message": message,
+            "job_id": job["job_id"],
+            "status": job["status"],
+            "scheduled_at": job["scheduled_at"],
+        }, 202
+    deployment = deployed.deployment
+    message = (
+        "Dry run completed; nothing was written"
+        if deployment["dry_run"]
+        else "Package deployed successfully"
+    )
+    return {"message": message, "deployment": public_deployment(deployment)}
 
 
 def list_actions(ctx: Context, package_id: str):
@@ -154,7 +173,7 @@ def get_job(ctx: Context, job_id: str):
 
 
 def cancel_job(ctx: Context, job_id: str):
-    job = jobs.cancel_job(SETTINGS, service().jobs, ctx.org, job_id)
+    job = service().queue.cancel(ctx.org, job_id)
     if job["status"] == "cancelled":
         return {"message": "Job cancelled", "job_id": job_id, "status": job["status"]}
     return {

@@ -27,6 +27,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock, logs
+from shared.jobs.errors import JobCancelled, Superseded
 from shared.models.package import action_record
 from shared.packages import codec
 from shared.store.packages import PackageStore
@@ -41,10 +42,8 @@ JOURNAL_GROUPS = 4
 # so existence needs no read per record; larger ones are read per group with get_all.
 ID_LIST_LIMIT = 100_000
 READ_THREADS = 4
-
-
-class JobCancelled(Exception):
-    """The job running this deploy was cancelled; what was written has been undone."""
+# Commits of progress refused because the job changed meanwhile, before giving up.
+PROGRESS_TRIES = 5
 
 
 class WriteRefused(Exception):
@@ -53,10 +52,6 @@ class WriteRefused(Exception):
     def __init__(self, table: str, message: str):
         super().__init__(message)
         self.table = table
-
-
-class Superseded(Exception):
-    """Another attempt (or the sweep) owns this job now; stop without touching anything."""
 
 
 # checkpoint(batch): called before each journal commit; adds the job's progress to the
@@ -586,17 +581,29 @@ class PackageDeploy:
                 )
 
     def _progress(self, writes: list[Write], journal: bool) -> None:
-        """Journal the before-images and record progress, in one control-plane commit."""
+        """Journal the before-images and record progress, in one control-plane commit.
+
+        The job's part of the commit holds only if the job is as the checkpoint read it;
+        when it changed in between (a cancel request), the checkpoint looks again."""
+        from google.api_core import exceptions as gexc
+
+        entries = [[w.collection, w.key, w.before] for w in writes] if journal else None
+        for _ in range(PROGRESS_TRIES - 1):
+            try:
+                return self._commit_progress(entries)
+            except gexc.FailedPrecondition:
+                continue
+        self._commit_progress(entries)
+
+    def _commit_progress(self, entries: list[list[Any]] | None) -> None:
         batch = self.store.db.batch()
         if self.checkpoint is not None:
             self.checkpoint(batch)
-        if journal:
-            entries = [[w.collection, w.key, w.before] for w in writes]
+        if entries is not None:
             for ref, doc in self.store.journal_writes(
                 self.org, self.record["id"], self.seq, entries
             ):
                 batch.set(ref, doc)
-            self.seq += 1
         batch.update(
             self.store.deployment_ref(self.org, self.record["id"]),
             {
@@ -608,6 +615,8 @@ class PackageDeploy:
             },
         )
         batch.commit()
+        if entries is not None:
+            self.seq += 1
 
     # -- endings --------------------------------------------------------------------
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from shared import clock, logs
 from shared.errors import BadRequest, Conflict, NotFound
-from shared.models.job import JobType
+from shared.jobs.errors import JobFailed
+from shared.jobs.queue import JobQueue, idempotent_job_id
+from shared.jobs.runner import JobRun
+from shared.models.job import WAITING, JobType
 from shared.models.package import DeployOptions, DeployRequest, PackageCreate, action_record
-from shared.packages import codec, jobs
+from shared.packages import codec
 from shared.packages.deploy import PackageDeploy, target_client, undo
 from shared.packages.pack import environment_or_400, pack, package_record
 from shared.store import firestore as fs
@@ -30,6 +34,7 @@ class Packages:
         db = fs.client(settings.project, settings.firestore_database)
         self.store = PackageStore(db)
         self.jobs = JobStore(db)
+        self.queue = JobQueue(settings, self.jobs)
 
     # -- packages -----------------------------------------------------------------
 
@@ -212,7 +217,10 @@ class Packages:
         request: DeployRequest,
         actor: str | None,
         idempotency_key: str | None = None,
-    ) -> tuple[dict[str, Any], int]:
+    ) -> Deployed:
+        """Deploy now (the finished deployment), or as a job (the queued job).
+
+        A deploy that fails and is undone is 409 with the failing records as details."""
         package = self.store.usable_package(org, package_id)
         environment_or_400(self.settings, request.environment)
         options = request.options.model_dump()
@@ -224,23 +232,11 @@ class Packages:
                 "user": actor,
                 "deployment_id": new_id(),
             }
-            job_id = jobs.idempotent_job_id(org, idempotency_key) if idempotency_key else None
-            job, created = jobs.create_job(
-                self.settings,
-                self.jobs,
-                org,
-                JobType.package_deployment.value,
-                job_data,
-                request.schedule_at,
-                job_id,
+            job_id = idempotent_job_id(org, idempotency_key) if idempotency_key else None
+            job, created = self.queue.create(
+                org, JobType.package_deployment.value, job_data, request.schedule_at, job_id
             )
-            message = "Deployment job created" if created else "Deployment job already exists"
-            return {
-                "message": message,
-                "job_id": job["job_id"],
-                "status": job["status"],
-                "scheduled_at": job["scheduled_at"],
-            }, 202
+            return Deployed(job=job, job_created=created)
         record = self.new_deployment(package, request.environment, options, actor, None, None)
         self.store.create_deployment(org, record)
         result = self.run_deploy(org, package, record, options, None)
@@ -250,12 +246,7 @@ class Packages:
                 code="deployment_failed",
                 details=result["errors"],
             )
-        message = (
-            "Dry run completed; nothing was written"
-            if options["dry_run"]
-            else "Package deployed successfully"
-        )
-        return {"message": message, "deployment": result}, 200
+        return Deployed(deployment=result)
 
     @staticmethod
     def new_deployment(package, environment, options, actor, deployment_id, job_id):
@@ -359,14 +350,14 @@ class Packages:
 
     # -- job handlers -------------------------------------------------------------
 
-    def deployment_job(self, run: jobs.JobRun) -> dict[str, Any]:
+    def deployment_job(self, run: JobRun) -> dict[str, Any]:
         data = run.data
         try:
             package = self.store.usable_package(run.org, data["package_id"])
         except (NotFound, Conflict) as exc:
-            raise jobs.JobFailed(exc.message) from None
+            raise JobFailed(exc.message) from None
         if data["environment"] not in self.settings.environments:
-            raise jobs.JobFailed(f"unknown environment {data['environment']}")
+            raise JobFailed(f"unknown environment {data['environment']}")
         options = DeployOptions.model_validate(data.get("options") or {}).model_dump()
         existing = self.store.find_deployment(run.org, data["deployment_id"])
         if existing and existing["status"] in ("completed", "rolled_back"):
@@ -389,7 +380,7 @@ class Packages:
         self.store.save_deployment(run.org, record)
         result = self.run_deploy(run.org, package, record, options, run.checkpoint)
         if result["status"] == "failed":
-            raise jobs.JobFailed(
+            raise JobFailed(
                 f"deployment {result['id']} failed and was undone: {result.get('error')}",
                 self.job_result(result),
             )
@@ -412,12 +403,12 @@ class Packages:
         result["pk_mapping_result"] = json.loads(json.dumps(record.get("pk_mapping_result", {})))
         return result
 
-    def generation_job(self, run: jobs.JobRun) -> dict[str, Any]:
+    def generation_job(self, run: JobRun) -> dict[str, Any]:
         data = run.data
         try:
             package = self.store.usable_package(run.org, data["package_id"])
         except (NotFound, Conflict) as exc:
-            raise jobs.JobFailed(exc.message) from None
+            raise JobFailed(exc.message) from None
         started, started_at = time.monotonic(), clock.now_text()
         contents = codec.iter_contents_text(package, self.store.fetcher(run.org, package["id"]))
         fmt = data.get("format", "json")
@@ -433,21 +424,42 @@ class Packages:
             "records": package.get("metadata", {}).get("total_records", 0),
         }
 
-    def generate_in_background(self, org, package_id, fmt, actor) -> tuple[dict[str, Any], int]:
+    def generate_in_background(self, org, package_id, fmt, actor) -> dict[str, Any]:
+        """The queued generation job of the package's file."""
         self.store.usable_package(org, package_id)
-        job, _ = jobs.create_job(
-            self.settings,
-            self.jobs,
+        job, _ = self.queue.create(
             org,
             JobType.package_generation.value,
             {"package_id": package_id, "format": fmt, "user": actor},
             None,
         )
-        return {
-            "message": "Generation job created",
-            "job_id": job["job_id"],
-            "status": job["status"],
-        }, 202
+        return job
+
+    def recover_abandoned(self, before: str) -> int:
+        """Undo deployments left running with no progress since `before` by a dead process,
+        unless their job waits for an attempt that will undo and redo them; how many."""
+        recovered = 0
+        for org, deployment in self.store.stale_deployments(before):
+            job_id = deployment.get("job_id")
+            if job_id:
+                try:
+                    job = self.jobs.get(org, job_id)
+                except NotFound:
+                    job = None
+                if job and job["status"] in {s.value for s in WAITING}:
+                    continue  # its next attempt undoes and redoes it
+            self.recover(org, deployment)
+            recovered += 1
+        return recovered
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What a deploy request came to: a finished deployment, or a queued job."""
+
+    deployment: dict[str, Any] | None = None
+    job: dict[str, Any] | None = None
+    job_created: bool = False
 
 
 def _text_or_none(value: Any) -> str | None:
