@@ -234,6 +234,7 @@ API = Api(
             "/v1/packages/<package_id>/generate",
             "POST",
             generate,
+            role="deployer",
             body=GenerateRequest,
             body_optional=True,
             summary="download the package as JSON or ZIP",

@@ -101,11 +101,13 @@ def fk_order(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [by_name[n] for n in done]
 
 
-def target_client(settings, environment: str):
+def target_client(settings, org: str, environment: str):
+    """The Firestore client of one of the organisation's environments (400 if not granted)."""
+    from shared.organisations.service import organisations_for
     from shared.store import firestore as fs
 
-    target = settings.environments[environment]
-    return fs.client(target.get("project") or settings.project, target["database"])
+    target = organisations_for(settings).environment_for(org, environment)
+    return fs.client(target["project"], target["database"])
 
 
 class PackageDeploy:

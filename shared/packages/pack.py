@@ -57,14 +57,12 @@ def package_record(
     }
 
 
-def environment_or_400(settings, name: str, field: str = "environment") -> dict[str, Any]:
-    """The ENVIRONMENTS entry of `name`; a 400 naming the field and the known ones otherwise."""
-    if name not in settings.environments:
-        known = ", ".join(sorted(settings.environments)) or "none configured"
-        raise field_error(
-            field, f"unknown environment {name!r} (known: {known})", code="unknown_environment"
-        )
-    return settings.environments[name]
+def environment_or_400(settings, org: str, name: str, field: str = "environment") -> dict[str, Any]:
+    """`{"project", "database"}` of one of the organisation's environments; a 400
+    `unknown_environment` naming the field and only this organisation's names otherwise."""
+    from shared.organisations.service import organisations_for
+
+    return organisations_for(settings).environment_for(org, name, field)
 
 
 def iter_collection(db, name: str) -> Iterator[Any]:
@@ -114,11 +112,11 @@ def pack(
     """Read the selection from the source environment, store it in chunks; the package record."""
     from shared.packages.deploy import target_client
 
-    environment_or_400(settings, body.environment)
+    environment_or_400(settings, org, body.environment)
     conditions = parse_filters(body)
     specs = table_specs(body)
     excludes = (body.filter.exclude_columns or {}) if body.filter else {}
-    source = target_client(settings, body.environment)
+    source = target_client(settings, org, body.environment)
     started, started_at = time.monotonic(), clock.now_text()
     package_id = new_id()
     package_type = body.package_type.value

@@ -134,7 +134,7 @@ class Packages:
         if package_type not in (codec.DATABASE, codec.DOCUMENT):
             raise codec.PackageFormatError("package_type must be database or document")
         if environment is not None:
-            environment_or_400(self.settings, environment)
+            environment_or_400(self.settings, org, environment)
         tables = codec.validate_contents(package_type, data.get(codec.data_key(package_type)))
         try:
             checksum, size, _ = self._write(package_type, tables, None)
@@ -222,7 +222,7 @@ class Packages:
 
         A deploy that fails and is undone is 409 with the failing records as details."""
         package = self.store.usable_package(org, package_id)
-        environment_or_400(self.settings, request.environment)
+        environment_or_400(self.settings, org, request.environment)
         options = request.options.model_dump()
         if request.run_as_background or request.schedule_at:
             job_data = {
@@ -280,7 +280,7 @@ class Packages:
         }
 
     def run_deploy(self, org, package, record, options, checkpoint) -> dict[str, Any]:
-        target = target_client(self.settings, record["environment"])
+        target = target_client(self.settings, org, record["environment"])
         engine = PackageDeploy(self.store, org, package, record, target, options, checkpoint)
         return engine.run()
 
@@ -299,7 +299,7 @@ class Packages:
             org, deployment_id, {"status": "undoing", "progress_at": clock.now_text()}
         )
         restored = undo(
-            self.store, org, deployment_id, target_client(self.settings, record["environment"])
+            self.store, org, deployment_id, target_client(self.settings, org, record["environment"])
         )
         now = clock.now_text()
         changes = {
@@ -334,7 +334,7 @@ class Packages:
             self.store,
             org,
             deployment["id"],
-            target_client(self.settings, deployment["environment"]),
+            target_client(self.settings, org, deployment["environment"]),
         )
         self.store.update_deployment(
             org,
@@ -356,8 +356,10 @@ class Packages:
             package = self.store.usable_package(run.org, data["package_id"])
         except (NotFound, Conflict) as exc:
             raise JobFailed(exc.message) from None
-        if data["environment"] not in self.settings.environments:
-            raise JobFailed(f"unknown environment {data['environment']}")
+        try:
+            environment_or_400(self.settings, run.org, data["environment"])
+        except BadRequest as exc:
+            raise JobFailed(exc.message) from None
         options = DeployOptions.model_validate(data.get("options") or {}).model_dump()
         existing = self.store.find_deployment(run.org, data["deployment_id"])
         if existing and existing["status"] in ("completed", "rolled_back"):
@@ -367,7 +369,7 @@ class Packages:
                 self.store,
                 run.org,
                 existing["id"],
-                target_client(self.settings, existing["environment"]),
+                target_client(self.settings, run.org, existing["environment"]),
             )
         record = self.new_deployment(
             package,
