@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cli import __version__
-from cli.commands import canary, deployments, governance, openapi, packages
+from cli.commands import canary, deployments, governance, openapi, organisations, packages
 from cli.errors import EXIT_FAILURE, ApiFailure, CliError
 from cli.runtime import Runtime
 
@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     packages.register(commands, common)
     canary.register(commands, common)
     governance.register(commands, common)
+    organisations.register(commands, common)
     openapi.register(commands, common)
     return parser
 
