@@ -194,10 +194,16 @@ class EventSink:
         return len(published)
 
     def sweep(self, deadline_seconds: float = 50.0) -> tuple[int, int]:
-        """Publish every unpublished event of every organisation; returns (published, failed)."""
+        """Publish every unpublished event of every organisation; returns (published, failed).
+
+        Only outbox documents under `organisations/{org}/` count, and their organisation is
+        the one in their path: a same-named collection elsewhere is ignored (and logged).
+        """
         import time
 
         from google.cloud.firestore_v1.base_query import FieldFilter
+
+        from shared.store.tenancy import tenant_of
 
         if self.publisher is None:
             return 0, 0
@@ -209,19 +215,28 @@ class EventSink:
             .order_by("created_at")
             .limit(SWEEP_PAGE)
         )
+        cursor = None
         while time.monotonic() - started < deadline_seconds:
-            items = [
-                (doc["organisation"], {**event, DOC_KEY: snap.id})
-                for snap in query.stream()
-                for doc in [snap.to_dict()]
-                for event in stored_events(doc)
-            ]
-            if not items:
+            # Pages follow a cursor, so documents left unpublished (ignored ones) never stall it.
+            snaps = list((query if cursor is None else query.start_after(cursor)).stream())
+            if not snaps:
                 break
-            done = self._publish_and_mark(items)
-            published += done
-            if done < len(items):
-                failed = len(items) - done
+            cursor = snaps[-1]
+            items = [
+                (org, {**event, DOC_KEY: snap.id})
+                for snap in snaps
+                for org in [tenant_of(snap.reference)]
+                if org is not None
+                for event in stored_events(snap.to_dict())
+                if event.get("organisation", org) == org
+            ]
+            if items:
+                done = self._publish_and_mark(items)
+                published += done
+                if done < len(items):
+                    failed = len(items) - done
+                    break
+            if len(snaps) < SWEEP_PAGE:
                 break
         return published, failed
 
