@@ -196,7 +196,7 @@ class CanaryMonitor:
         return max(shares, key=lambda r: shares[r])
 
     def _set_traffic(self, state, stable: str, percent: int, tag: str | None):
-        from shared.canary.engine import split
+        from shared.canary.traffic import split
         from shared.google.cloud_run import EtagConflict
 
         try:

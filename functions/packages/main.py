@@ -8,6 +8,7 @@ import functions_framework
 from shared import logs
 from shared.config import load_settings_or_exit
 from shared.errors import BadRequest, field_error
+from shared.google.clients import Lazy
 from shared.models.job import public_job
 from shared.models.package import (
     DeploymentListQuery,
@@ -29,14 +30,7 @@ SUBSET_FIELDS = ("tables", "collections", "where_clause")
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
 MAX_IMPORT_BODY = 32 * 1024 * 1024  # Cloud Functions' request limit
-_packages: Packages | None = None
-
-
-def service() -> Packages:
-    global _packages
-    if _packages is None:
-        _packages = Packages(SETTINGS)
-    return _packages
+service = Lazy(lambda: Packages(SETTINGS))
 
 
 def actor(ctx: Context) -> str | None:

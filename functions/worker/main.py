@@ -7,7 +7,8 @@ import functions_framework
 from shared import logs
 from shared.config import load_settings_or_exit
 from shared.errors import NotFound
-from shared.jobs.outcome import Outcome
+from shared.google.clients import Lazy
+from shared.jobs.outcome import JobOutcome, Outcome
 from shared.jobs.registry import REGISTRY, Delivery
 from shared.jobs.runner import JobRunner
 from shared.models.job import JobType, TaskBody
@@ -19,25 +20,29 @@ logs.configure(SETTINGS.project)
 RAW = ("application/octet-stream", "application/json", "text/plain")
 # What each outcome answers Cloud Tasks: 2xx ends the task, anything else retries it.
 STATUS = {Outcome.ran: 200, Outcome.done: 200, Outcome.busy: 503, Outcome.retry: 500}
-_services: dict = {}
 
 
-def packages():
-    """The packages service (its job types registered on first use)."""
-    if "packages" not in _services:
-        from shared.packages.service import Packages
+def _packages():
+    """The packages service, its job types registered."""
+    from shared.packages.service import Packages
 
-        service = Packages(SETTINGS)
-        REGISTRY.stored(JobType.package_deployment, service.deployment_job)
-        REGISTRY.stored(JobType.package_generation, service.generation_job)
-        _services["packages"] = service
-    return _services["packages"]
+    service = Packages(SETTINGS)
+    REGISTRY.stored(JobType.package_deployment, service.deployment_job)
+    REGISTRY.stored(JobType.package_generation, service.generation_job)
+    return service
 
 
-def runner() -> JobRunner:
-    if "runner" not in _services:
-        _services["runner"] = JobRunner(SETTINGS, packages().queue, REGISTRY)
-    return _services["runner"]
+packages = Lazy(_packages)
+runner = Lazy(lambda: JobRunner(SETTINGS, packages().queue, REGISTRY))
+
+
+def run_canary_check(delivery: Delivery) -> JobOutcome:
+    from shared.canary.service import canaries_for
+
+    return canaries_for(SETTINGS).run_check_job(delivery)
+
+
+REGISTRY.direct(JobType.canary_check, run_canary_check)
 
 
 def retry_count(ctx: Context) -> int | None:

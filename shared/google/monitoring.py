@@ -20,6 +20,7 @@ from typing import Any
 from shared import logs
 from shared.canary.verdict import Sample
 from shared.config import Settings
+from shared.errors import ServiceUnavailable
 from shared.google.clients import Lazy, google_client
 
 REQUEST_COUNT = "run.googleapis.com/request_count"
@@ -31,8 +32,10 @@ QUERY_TIMEOUT_SECONDS = 20
 log = logs.get("monitoring")
 
 
-class MonitoringError(Exception):
+class MonitoringError(ServiceUnavailable):
     """A Monitoring query failed; the message says how."""
+
+    code = "monitoring_unavailable"
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared import clock
 from shared.canary import plan
 from shared.errors import ConcurrentUpdate, Conflict, NotFound
-from shared.models.canary import ACTIVE, FINAL, CanaryStatus
+from shared.models.canary import ACTIVE, FINAL, CanaryStatus, transition_error
 from shared.models.ids import UUID
 from shared.store.firestore import run_transaction
+from shared.store.tenancy import tenant_of
 
 REJECTED = (CanaryStatus.rolled_back.value, CanaryStatus.aborted.value)
 DESC = firestore.Query.DESCENDING
@@ -43,6 +44,15 @@ def check_id(canary_id: str) -> str:
     if not isinstance(canary_id, str) or not UUID.match(canary_id):
         raise NotFound(f"canary {canary_id} not found")
     return canary_id
+
+
+def _check_move(canary_id: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """409 unless the canary status machine allows the change of status."""
+    current, target = CanaryStatus(before["status"]), CanaryStatus(after["status"])
+    if current != target:
+        refusal = transition_error(current, target)
+        if refusal:
+            raise Conflict(f"canary {canary_id}: {refusal}", code="invalid_transition")
 
 
 def service_key(project: str, region: str, service: str) -> str:
@@ -63,17 +73,18 @@ def event_view(record: dict[str, Any] | None) -> dict[str, Any] | None:
 class CanaryStore:
     """Canary records, their checks and the one-active-canary-per-service rule.
 
-    With an `outbox` (shared.events.Outbox), every creation, status change and traffic
+    With a `sink` (shared.events.EventSink), every creation, status change and traffic
     change writes a CloudEvent in the same transaction and publishes it after commit.
+    A status change must be allowed by the canary status machine (409 otherwise).
     """
 
-    def __init__(self, db: firestore.Client, outbox=None):
+    def __init__(self, db: firestore.Client, sink=None):
         self.db = db
-        self.outbox = outbox
+        self.sink = sink
 
     def _events(self, transaction, org, before, after, principal) -> list[dict[str, Any]]:
         """Record the event of a change (if it is one worth telling) in `transaction`."""
-        if self.outbox is None:
+        if self.sink is None:
             return []
         from shared.events import build_event
 
@@ -94,12 +105,12 @@ class CanaryStore:
             principal=principal,
             extra={"reason": after.get("reason")},
         )
-        self.outbox.record(transaction, org, [event])
+        self.sink.record(transaction, org, [event])
         return [event]
 
     def _publish(self, org: str, events: list[dict[str, Any]]) -> None:
-        if self.outbox is not None and events:
-            self.outbox.publish_soon(org, events)
+        if self.sink is not None and events:
+            self.sink.publish_soon(org, events)
 
     # -- paths --------------------------------------------------------------------
 
@@ -150,7 +161,8 @@ class CanaryStore:
             .order_by("next_check_at")
             .limit(limit)
         )
-        return [(s.get("organisation"), s.id) for s in query.stream()]
+        found = [(tenant_of(s.reference), s.id) for s in query.stream()]
+        return [(org, canary_id) for org, canary_id in found if org is not None]
 
     def sync_pending(self, limit: int) -> list[dict[str, Any]]:
         """Canaries whose linked deployment still awaits its update."""
@@ -160,7 +172,8 @@ class CanaryStore:
             .order_by("updated_at")
             .limit(limit)
         )
-        return [s.to_dict() for s in query.stream()]
+        found = [(tenant_of(s.reference), s.to_dict()) for s in query.stream()]
+        return [dict(record, organisation=org) for org, record in found if org is not None]
 
     # -- writes -------------------------------------------------------------------
 
@@ -219,6 +232,7 @@ class CanaryStore:
         def body(transaction):
             current = ref.get(transaction=transaction).to_dict()
             after = dict(current, **changes, updated_at=clock.now_text())
+            _check_move(canary_id, current, after)
             service = self._service_snapshot(transaction, org, after)
             transaction.set(ref, after)
             self._release_service(transaction, service, after)
@@ -300,6 +314,7 @@ class CanaryStore:
                 raise LeaseLost(f"canary {canary_id}: lease taken by another check")
             after = dict(current, **changes, lease_token=None, lease_until=None)
             after["updated_at"] = clock.now_text()
+            _check_move(canary_id, current, after)
             service = self._service_snapshot(transaction, org, after)
             if check is not None:
                 after["last_check"] = check

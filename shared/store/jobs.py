@@ -22,6 +22,7 @@ from shared.errors import Conflict, NotFound
 from shared.models.ids import UUID
 from shared.models.job import JobStatus, transition_error
 from shared.store.firestore import run_transaction
+from shared.store.tenancy import tenant_of
 
 T = TypeVar("T")
 Changes = dict[str, Any] | None
@@ -62,7 +63,8 @@ class JobStore:
             .limit(1)
         )
         for snap in query.stream():
-            return snap.reference.parent.parent.id, snap.to_dict()
+            org = tenant_of(snap.reference)
+            return (org, snap.to_dict()) if org is not None else None
         return None
 
     def change(
@@ -127,4 +129,5 @@ class JobStore:
             .where(filter=FieldFilter("progress_at", "<", before))
             .limit(limit)
         )
-        return [(snap.reference.parent.parent.id, snap.to_dict()) for snap in query.stream()]
+        found = [(tenant_of(snap.reference), snap.to_dict()) for snap in query.stream()]
+        return [(org, job) for org, job in found if org is not None]

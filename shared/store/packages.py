@@ -27,6 +27,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared import clock
 from shared.errors import Conflict, NotFound
 from shared.models.ids import UUID
+from shared.store.tenancy import tenant_of
 
 DESC = firestore.Query.DESCENDING
 INLINE_MAPPING_BYTES = 512 * 1024
@@ -220,7 +221,8 @@ class PackageStore:
             .where(filter=FieldFilter("progress_at", "<", before))
             .limit(limit)
         )
-        return [(snap.reference.parent.parent.id, self._loaded(snap)) for snap in query.stream()]
+        found = [(tenant_of(snap.reference), snap) for snap in query.stream()]
+        return [(org, self._loaded(snap)) for org, snap in found if org is not None]
 
     def _loaded(self, snap) -> dict[str, Any]:
         record = snap.to_dict()
