@@ -80,6 +80,7 @@ def _make(settings) -> Canaries:
     from shared.google.monitoring import Monitoring
     from shared.governance.service import governance_for
     from shared.jobs.queue import JobQueue
+    from shared.organisations.service import organisations_for
     from shared.store.canaries import CanaryStore
     from shared.store.jobs import JobStore
 
@@ -92,6 +93,8 @@ def _make(settings) -> Canaries:
         deployments=governance.deployments,
         queue=JobQueue(settings, JobStore(governance.db)),
         probe=Probe(identity_tokens=settings.cloud_run_api_endpoint is None),
+        # Only the organisation's granted services, checked before any Cloud Run call.
+        require_service=organisations_for(settings).require_service_granted,
     )
     return Canaries(parts)
 

@@ -19,7 +19,7 @@ def grant_environments(project: str, org: str = "acme") -> None:
     """Register `org` with the environments dev, staging and production (their own databases)."""
     from tests.support import organisations
 
-    organisations.register(project, org, environments=organisations.environments(project))
+    organisations.grant(project, org, environments=organisations.environments(project))
 
 
 def database(project: str, name: str):

@@ -8,6 +8,7 @@ from tests.conftest import AUDIENCE, INTERNAL_EMAIL
 from tests.fakes import FakeGoogleApis
 from tests.support.canary import HealthServer
 from tests.support.emulators import free_port, start_function
+from tests.support.organisations import grant_canary_services
 
 QUEUE = "projects/deployq-test/locations/europe-west1/queues/deployq"
 
@@ -41,6 +42,7 @@ def canary_url(base_env, fake, log_dir):
     """
     port, worker_port = free_port(), free_port()
     worker = f"http://127.0.0.1:{worker_port}"
+    grant_canary_services(base_env["GOOGLE_CLOUD_PROJECT"])
     env = {
         **base_env,
         "CLOUD_RUN_API_ENDPOINT": fake.address,
