@@ -91,3 +91,22 @@ def test_workflow_actor_is_a_member_person(deployments, identity, register):
     me = deployments.get("/v1/me", headers=bearer(identity.github_token("acme"))).json
     # The role comes from the trust rules (none: deployer), the person from the actor claim.
     assert me["role"] == "deployer" and me["person"]["email"] == "octo@example.com"
+
+
+def test_a_free_github_owner_uses_the_queue(deployments, identity):
+    headers = bearer(identity.github_token("freebie"))
+    body = {"name": "web", "version": "1", "provider": "gcp", "type": "k8s"}
+    assert deployments.post("/v1/deployments", json=body, headers=headers).status_code == 201
+    own = deployments.get("/v1/organisation", headers=headers).json
+    assert own["environments"] == {} and own["cloud_run_services"] == []
+
+
+def test_local_mode_caller_is_admin_and_platform_admin(platform_env, monkeypatch):
+    from tests.conftest import make_client
+
+    monkeypatch.setenv("AUTH_ENABLED", "false")
+    client = make_client("deployments")
+    put = client.put("/v1/organisations/globex", json={"members": []})
+    assert put.status_code == 200, put.json
+    me = client.get("/v1/me", headers={"X-Organisation": "globex"}).json
+    assert me["role"] == "admin" and me["kind"] == "local"
