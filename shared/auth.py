@@ -149,9 +149,15 @@ class PatCache:
 class Authenticator:
     """Verifies every kind of credential deployq accepts, configured from Settings."""
 
-    def __init__(self, settings: Settings, session: requests.Session | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        session: requests.Session | None = None,
+        organisations: OrganisationService | None = None,
+    ):
         self.settings = settings
         self.session = session or requests.Session()
+        self._organisations = organisations
         self._jwks = jwt.PyJWKClient(
             settings.github_oidc_jwks_url,
             cache_keys=False,
@@ -222,9 +228,12 @@ class Authenticator:
 
     @property
     def organisations(self) -> OrganisationService:
-        from shared.organisations.service import organisations_for
+        """The organisation records (the process's service unless one was given)."""
+        if self._organisations is None:
+            from shared.organisations.service import organisations_for
 
-        return organisations_for(self.settings)
+            self._organisations = organisations_for(self.settings)
+        return self._organisations
 
     def member_principal(
         self, principal: Principal, *, email: str | None = None, login: str | None = None

@@ -161,9 +161,11 @@ def decode_page_token(token: str) -> str:
 class OrganisationService:
     """Organisation records: platform-admin and org-admin changes, grants, trust, persons."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, store: OrganisationStore | None = None):
         self.settings = settings
         self.cache = RecordCache()
+        if store is not None:
+            self.store = store
 
     @cached_property
     def store(self) -> OrganisationStore:

@@ -57,3 +57,38 @@ CANARY_SERVICES = ["projects/shop-prod/locations/europe-west1/services/*"]
 
 def grant_canary_services(project: str, org: str = "acme") -> None:
     grant(project, org, cloud_run_services=CANARY_SERVICES)
+
+
+class MemoryOrganisationStore:
+    """OrganisationStore's methods over a dict, for unit tests of identity decisions."""
+
+    def __init__(self, records: dict[str, dict[str, Any]] | None = None):
+        self.records = dict(records or {})
+
+    def get(self, org: str) -> dict[str, Any] | None:
+        return self.records.get(org)
+
+    def list(self, limit: int, after: str | None):
+        names = sorted(n for n in self.records if after is None or n > after)
+        items = [(n, self.records[n]) for n in names[:limit]]
+        return items, (items[-1][0] if len(names) > limit else None)
+
+    def change(self, org, decide, principal, meta=None):
+        from shared.store.organisations import Delete, Unchanged
+
+        before = self.records.get(org)
+        decision = decide(before)
+        if decision is Unchanged:
+            return before, before
+        if decision is Delete:
+            self.records.pop(org, None)
+            return before, None
+        self.records[org] = decision
+        return before, decision
+
+
+def memory_organisations(settings, records: dict[str, dict[str, Any]] | None = None):
+    """An OrganisationService over records held in memory."""
+    from shared.organisations.service import OrganisationService
+
+    return OrganisationService(settings, store=MemoryOrganisationStore(records))
