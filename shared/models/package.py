@@ -47,6 +47,40 @@ class PackageStatus(str, Enum):
     deleted = "deleted"
 
 
+class DeploymentStatus(str, Enum):
+    running = "running"
+    undoing = "undoing"  # restoring the before-images (failed, cancelled or rolled back)
+    completed = "completed"
+    failed = "failed"
+    rolled_back = "rolled_back"
+
+
+D = DeploymentStatus
+# The whole package-deployment status machine: from -> statuses it may move to. A job's
+# next attempt redoes a deployment its dead attempt left running, undoing or failed.
+DEPLOYMENT_TRANSITIONS: dict[DeploymentStatus, frozenset[DeploymentStatus]] = {
+    D.running: frozenset({D.completed, D.failed, D.undoing}),
+    D.undoing: frozenset({D.failed, D.rolled_back, D.running}),
+    D.completed: frozenset({D.undoing}),
+    D.failed: frozenset({D.running}),
+    D.rolled_back: frozenset(),
+}
+UNFINISHED = frozenset({D.running, D.undoing})
+
+
+def deployment_move(deployment_id: str, current: str, target: DeploymentStatus) -> str:
+    """`target`'s value when package deployment `deployment_id` may move `current` -> `target`
+    (or stays); else Conflict (409)."""
+    from shared.errors import Conflict
+
+    if DeploymentStatus(current) != target and target not in DEPLOYMENT_TRANSITIONS[D(current)]:
+        raise Conflict(
+            f"package deployment {deployment_id} is {current}; it cannot become {target.value}",
+            code="illegal_transition",
+        )
+    return target.value
+
+
 class ForeignKey(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
     column: Column

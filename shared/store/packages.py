@@ -27,6 +27,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared import clock
 from shared.errors import Conflict, NotFound
 from shared.models.ids import UUID
+from shared.models.package import UNFINISHED
 from shared.store.tenancy import tenant_of
 
 DESC = firestore.Query.DESCENDING
@@ -217,7 +218,7 @@ class PackageStore:
         """Deployments of any organisation still running/undoing with no progress since `before`."""
         query = (
             self.db.collection_group("package_deployments")
-            .where(filter=FieldFilter("status", "in", ["running", "undoing"]))
+            .where(filter=FieldFilter("status", "in", [s.value for s in UNFINISHED]))
             .where(filter=FieldFilter("progress_at", "<", before))
             .limit(limit)
         )

@@ -12,7 +12,7 @@ import pytest
 
 from shared.models.job import FINISHED, JobStatus, can_move
 from shared.packages import codec
-from shared.packages.deploy import fk_order
+from shared.packages.plan import fk_order
 
 
 def build(package_type, tables, target=codec.CHUNK_TARGET_BYTES):
