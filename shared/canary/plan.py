@@ -138,21 +138,35 @@ def decide(record: Mapping[str, Any], now: datetime, verdict: CanaryVerdict) -> 
     if verdict.verdict == Verdict.unhealthy:
         return _rollback(f"Unhealthy: {verdict.reason}")
     if verdict.verdict == Verdict.inconclusive:
-        if verdict.lacks_data and now >= planned_end(record):
-            if OnNoData(record.get("on_no_data") or "rollback") == OnNoData.hold:
-                return Decision(
-                    Action.hold,
-                    f"no data: {verdict.reason} when the planned time ended; held "
-                    "(on_no_data=hold) until someone promotes or aborts",
-                    percent,
-                    index,
-                    CanaryStatus.held,
-                )
-            return _rollback(
-                f"no data: {verdict.reason} when the planned time ended (on_no_data=rollback)"
+        return _inconclusive(record, now, verdict, keep)
+    return _healthy(record, now, verdict, keep, steps)
+
+
+def _inconclusive(record, now: datetime, verdict: CanaryVerdict, keep) -> Decision:
+    """Inconclusive never advances; lacking data when the planned time is over, on_no_data
+    decides."""
+    percent = int(record.get("traffic_percent") or 0)
+    index = int(record.get("step_index", -1))
+    if verdict.lacks_data and now >= planned_end(record):
+        if OnNoData(record.get("on_no_data") or "rollback") == OnNoData.hold:
+            return Decision(
+                Action.hold,
+                f"no data: {verdict.reason} when the planned time ended; held "
+                "(on_no_data=hold) until someone promotes or aborts",
+                percent,
+                index,
+                CanaryStatus.held,
             )
-        return keep(f"Inconclusive: {verdict.reason}; step {index + 1} waits")
-    # Healthy
+        return _rollback(
+            f"no data: {verdict.reason} when the planned time ended (on_no_data=rollback)"
+        )
+    return keep(f"Inconclusive: {verdict.reason}; step {index + 1} waits")
+
+
+def _healthy(record, now: datetime, verdict: CanaryVerdict, keep, steps: list[int]) -> Decision:
+    """A step ends at the first Healthy check once it lasted step_minutes; the last promotes."""
+    percent = int(record.get("traffic_percent") or 0)
+    index = int(record.get("step_index", -1))
     if now < step_ends(record):
         return keep(
             f"Healthy ({verdict.reason}); step {index + 1} of {len(steps)} at {percent}% "
@@ -165,7 +179,7 @@ def decide(record: Mapping[str, Any], now: datetime, verdict: CanaryVerdict) -> 
             f" step {index + 2} of {len(steps)} at {steps[index + 1]}%",
             steps[index + 1],
             index + 1,
-            status,
+            CanaryStatus(record["status"]),
         )
     return Decision(
         Action.promote,

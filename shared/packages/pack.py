@@ -120,23 +120,9 @@ def pack(
     started, started_at = time.monotonic(), clock.now_text()
     package_id = new_id()
     package_type = body.package_type.value
-    writer = codec.ContentsWriter(package_type, store.chunk_sink(org, package_id))
-    try:
-        for spec in specs:
-            writer.begin_table(spec)
-            _pack_table(
-                writer,
-                source,
-                spec,
-                package_type,
-                conditions.get(spec["name"]),
-                excludes.get(spec["name"], []),
-            )
-            writer.end_table()
-        checksum, size, tables = writer.finish()
-    except BaseException:
-        store.discard_chunks(org, package_id)
-        raise
+    checksum, size, tables = _read_selection(
+        store, org, package_id, source, body, specs, conditions, excludes
+    )
     record = package_record(
         package_id,
         name=body.name,
@@ -169,6 +155,28 @@ def pack(
         ),
     )
     return record
+
+
+def _read_selection(store, org, package_id, source, body, specs, conditions, excludes):
+    """Write the selected tables as the package's chunks: (checksum, size, tables)."""
+    package_type = body.package_type.value
+    writer = codec.ContentsWriter(package_type, store.chunk_sink(org, package_id))
+    try:
+        for spec in specs:
+            writer.begin_table(spec)
+            _pack_table(
+                writer,
+                source,
+                spec,
+                package_type,
+                conditions.get(spec["name"]),
+                excludes.get(spec["name"], []),
+            )
+            writer.end_table()
+        return writer.finish()
+    except BaseException:
+        store.discard_chunks(org, package_id)
+        raise
 
 
 def _pack_table(writer, source, spec, package_type, conditions, excluded) -> None:
