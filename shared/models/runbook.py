@@ -1,4 +1,4 @@
-"""Runbook search and matching: pure functions over runbook records."""
+"""Runbooks: search and matching as pure functions over runbook records."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -18,9 +19,15 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock
 from shared.errors import BadRequest
-from shared.governance.audit import document_id
 
 DESC = firestore.Query.DESCENDING
+
+
+def document_id(event_id: str) -> str:
+    """The entry's document id: derived from the event id, so an event writes one entry."""
+    return hashlib.sha256(event_id.encode()).hexdigest()[:40]
+
+
 EXPORT_PAGE = 1000
 
 

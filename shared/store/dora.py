@@ -20,7 +20,7 @@ from typing import Any
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock
-from shared.governance import dora
+from shared.models import dora
 from shared.store.firestore import run_transaction
 
 SCOPES = ("all", "environment", "name", "environment_name")
@@ -151,18 +151,3 @@ class DoraStore:
         start = (since - timedelta(days=1)).date().isoformat()
         query = query.where(filter=FieldFilter("day", ">=", start))
         return [snapshot.to_dict() for snapshot in query.stream()]
-
-
-def outcomes_and_restores(docs: list[dict[str, Any]]):
-    """The `Outcome`s and `Restore`s held by day documents."""
-    outcomes, restores = [], []
-    for doc in docs:
-        for deployment_id, entry in (doc.get("outcomes") or {}).items():
-            outcomes.append(
-                dora.Outcome(
-                    deployment_id, entry["status"], clock.parse(entry["at"]), entry.get("lead")
-                )
-            )
-        for failure_id, entry in (doc.get("restores") or {}).items():
-            restores.append(dora.Restore(failure_id, clock.parse(entry["at"]), entry["seconds"]))
-    return outcomes, restores

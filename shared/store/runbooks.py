@@ -11,7 +11,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared import clock
 from shared.auth import Principal
 from shared.errors import NotFound
-from shared.governance import runbooks
+from shared.models import runbook as runbooks
 from shared.models.ids import UUID
 
 if TYPE_CHECKING:

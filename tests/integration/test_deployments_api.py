@@ -185,6 +185,7 @@ def test_auto_skip_compares_null_with_null(deployments, gh):
 
 def test_auto_skip_of_more_than_one_commit(deployments, gh, base_env):
     from shared.auth import Principal
+    from shared.deployments.rules import new_record
     from shared.store import firestore as fs
     from shared.store.deployments import DeploymentStore
 
@@ -192,9 +193,7 @@ def test_auto_skip_of_more_than_one_commit(deployments, gh, base_env):
     principal = Principal("local", "t", "acme", "admin")
     batch = store.db.batch()
     for i in range(450):
-        record = store.new_record(
-            "acme", {**TAXONOMY, "version": f"old-{i}", "type": "k8s"}, principal
-        )
+        record = new_record("acme", {**TAXONOMY, "version": f"old-{i}", "type": "k8s"}, principal)
         store.write(batch, "acme", None, record)
         if i % 200 == 199:
             batch.commit()
