@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared import logs
-from shared.canary.verdict import Sample
 from shared.config import Settings
 from shared.errors import ServiceUnavailable
 from shared.google.clients import Lazy, google_client
+from shared.models.canary import Sample
 
 REQUEST_COUNT = "run.googleapis.com/request_count"
 REQUEST_LATENCIES = "run.googleapis.com/request_latencies"

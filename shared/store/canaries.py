@@ -25,9 +25,15 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock
-from shared.canary import plan
 from shared.errors import ConcurrentUpdate, Conflict, NotFound
-from shared.models.canary import ACTIVE, FINAL, CanaryStatus, transition_error
+from shared.models.canary import (
+    ACTIVE,
+    FINAL,
+    CanaryStatus,
+    StartOutcome,
+    start_decision,
+    transition_error,
+)
 from shared.models.ids import UUID
 from shared.store.firestore import run_transaction
 from shared.store.tenancy import tenant_of
@@ -202,13 +208,13 @@ class CanaryStore:
                 if snapshot.exists and CanaryStatus(snapshot.get("status")) in ACTIVE:
                     active = snapshot.to_dict()
             rejected = [s.to_dict() for s in rejected_query.stream(transaction)]
-            decision = plan.start(
+            decision = start_decision(
                 record["canary_revision"], active, rejected[0] if rejected else None
             )
-            if decision.outcome != plan.StartOutcome.start:
+            if decision.outcome != StartOutcome.start:
                 code = (
                     "canary_active"
-                    if decision.outcome == plan.StartOutcome.conflict
+                    if decision.outcome == StartOutcome.conflict
                     else ("revision_rejected")
                 )
                 raise Conflict(decision.reason, code=code)
