@@ -27,9 +27,11 @@ test: init ## Run every test (starts and stops the emulators it needs)
 test-unit: init ## Run the unit tests only (no emulators)
 	$(PY) -m pytest tests/unit
 
-lint: init ## Lint and check formatting with ruff
+lint: init ## Lint, check formatting, the layers (import-linter) and dead code (vulture)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) scripts/dead_code.py
 
 format: init ## Format and fix with ruff
 	$(PY) -m ruff format .

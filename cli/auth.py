@@ -139,15 +139,6 @@ class Credentials:
             return headers
         raise UsageError(f"unknown credential source {self.source!r}")
 
-    def describe(self) -> str:
-        return {
-            "token": "the token given with --token",
-            "github-actions": "the GitHub Actions OIDC token of this workflow run",
-            "github-pat": "GITHUB_TOKEN as a GitHub personal access token",
-            "google": "a Google identity token (Application Default Credentials or gcloud)",
-            "none": "no token (local stack with AUTH_ENABLED=false)",
-        }[self.source]
-
     # -- sources ------------------------------------------------------------------
 
     def _require_org(self, what: str) -> str | None:

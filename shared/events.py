@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import clock, logs
-from shared.google.clients import Lazy
+from shared.lazy import Lazy
 
 if TYPE_CHECKING:
     from shared.auth import Principal

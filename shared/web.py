@@ -30,7 +30,7 @@ from shared.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
-from shared.google.clients import Lazy
+from shared.lazy import Lazy
 
 MAX_BODY_BYTES = 1024 * 1024
 log = logs.get("web")

@@ -13,8 +13,8 @@ import functions_framework
 
 from shared import logs
 from shared.config import load_settings_or_exit
-from shared.google.clients import Lazy
 from shared.governance.consumer import EventConsumer, decode_message, is_deployq_event
+from shared.lazy import Lazy
 from shared.store import firestore as fs
 
 SETTINGS = load_settings_or_exit()

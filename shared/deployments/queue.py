@@ -8,10 +8,9 @@ commit; the events are published once it committed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import clock
-from shared.auth import Principal
 from shared.deployments import rules
 from shared.errors import Conflict, NotFound
 from shared.events import EventSink, build_event
@@ -26,6 +25,9 @@ from shared.models.deployment import (
 )
 from shared.store.deployments import DeploymentStore
 from shared.store.firestore import commit, run_optimistic, run_transaction
+
+if TYPE_CHECKING:
+    from shared.auth import Principal
 
 # Deployments skipped in one commit: each is two writes (the record, its queue entry), so
 # a chunk with the main record and its events stays under Firestore's 500 writes.

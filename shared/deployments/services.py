@@ -12,10 +12,10 @@ from __future__ import annotations
 from shared.config import Settings
 from shared.deployments.queue import DeploymentQueue
 from shared.events import event_sink
-from shared.google.clients import Lazy
 from shared.governance.approvals import Approvals
 from shared.governance.dora import DoraService
 from shared.governance.policies import Policies
+from shared.lazy import Lazy
 from shared.store import firestore as fs
 from shared.store.audit import AuditStore
 from shared.store.deployments import DeploymentStore

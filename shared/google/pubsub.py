@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from shared import logs
-from shared.google.clients import Lazy
+from shared.lazy import Lazy
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
 log = logs.get("pubsub")

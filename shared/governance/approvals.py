@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import clock
-from shared.auth import Principal
 from shared.errors import Conflict, Forbidden
 from shared.events import EventSink, build_event
 from shared.governance.policies import Policies
@@ -23,6 +22,9 @@ from shared.models.deployment import Status, Trigger, public, transition_error
 from shared.models.policy import active_window, freeze_message
 from shared.store.deployments import DeploymentStore, check_id
 from shared.store.firestore import run_transaction
+
+if TYPE_CHECKING:
+    from shared.auth import Principal
 
 GATED = (Status.in_progress, Status.deployed)
 PENDING, APPROVED, REJECTED, NOT_REQUIRED = "pending", "approved", "rejected", "not_required"

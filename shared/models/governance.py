@@ -118,25 +118,6 @@ class RejectBody(BaseModel):
     comment: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=2000)]
 
 
-class Approval(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    actor: str
-    decision: Literal["approved", "rejected"]
-    comment: Optional[str] = None
-    time: str
-
-
-class RunbookRef(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    id: str
-    title: str
-    service: Optional[str] = None
-    environment: Optional[str] = None
-    tags: list[str] = Field(default_factory=list)
-
-
 # -- audit log --------------------------------------------------------------------
 
 

@@ -26,16 +26,6 @@ from shared.store.firestore import run_transaction
 SCOPES = ("all", "environment", "name", "environment_name")
 
 
-def scope_of(environment: str | None, name: str | None, *, env_set: bool, name_set: bool) -> str:
-    if env_set and name_set:
-        return "environment_name"
-    if env_set:
-        return "environment"
-    if name_set:
-        return "name"
-    return "all"
-
-
 def labels_for(scope: str, environment: str | None, name: str | None) -> dict[str, Any]:
     return {
         "environment": environment if scope in ("environment", "environment_name") else None,

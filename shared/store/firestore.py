@@ -14,7 +14,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.errors import ConcurrentUpdate
-from shared.google.clients import Lazy
+from shared.lazy import Lazy
 
 T = TypeVar("T")
 TRANSACTION_DEADLINE_SECONDS = 25.0

@@ -9,12 +9,12 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock
-from shared.auth import Principal
 from shared.errors import NotFound
 from shared.models import runbook as runbooks
 from shared.models.ids import UUID
 
 if TYPE_CHECKING:
+    from shared.auth import Principal
     from shared.models.governance import RunbookBody
 
 MAX_SCAN = 2000

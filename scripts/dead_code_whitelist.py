@@ -1,0 +1,11 @@
+"""Names used where vulture cannot see them (the public API of a module, protocols,
+settings read by client libraries from the environment)."""
+
+from cli import errors, openapi_diff
+from shared.config import Settings
+from shared.packages import files
+
+errors.EXIT_OK  # the exit status table, read as a whole
+openapi_diff.is_breaking  # the module's API for scripts and tests
+Settings.pubsub_emulator_host  # read by the Pub/Sub client from PUBSUB_EMULATOR_HOST
+files._Pipe.writable  # io.RawIOBase protocol
