@@ -13,7 +13,7 @@ from shared.jobs.queue import JobQueue
 from shared.jobs.runner import JobRun
 from shared.models.job import JobType
 from shared.models.package import DeployRequest, PackageCreate, action_record
-from shared.packages import codec
+from shared.packages import codec, files
 from shared.packages.deployments import PackageDeployments
 from shared.packages.pack import environment_or_400, pack, package_record
 from shared.store import firestore as fs
@@ -65,11 +65,11 @@ class Packages:
         package = self.store.usable_package(org, package_id)
         contents = codec.iter_contents_text(package, self.store.fetcher(org, package_id))
         if fmt == "zip":
-            stream = codec.iter_zip_file(package, contents)
-            mimetype, name = "application/zip", codec.file_name(package)[:-5] + ".zip"
+            stream = files.iter_zip_file(package, contents)
+            mimetype, name = "application/zip", files.file_name(package)[:-5] + ".zip"
         else:
-            stream = codec.iter_json_file(package, contents)
-            mimetype, name = "application/json", codec.file_name(package)
+            stream = files.iter_json_file(package, contents)
+            mimetype, name = "application/json", files.file_name(package)
         return self._recorded(org, package, stream, fmt, actor), mimetype, name
 
     def _recorded(self, org, package, stream, fmt, actor) -> Iterator[bytes]:
@@ -134,7 +134,7 @@ class Packages:
             raise codec.PackageFormatError("package_type must be database or document")
         if environment is not None:
             environment_or_400(self.settings, org, environment)
-        tables = codec.validate_contents(package_type, data.get(codec.data_key(package_type)))
+        tables = files.validate_contents(package_type, data.get(codec.data_key(package_type)))
         try:
             checksum, size, _ = self._write(package_type, tables, None)
         except ValueError as exc:  # NaN or infinity, which JSON cannot carry
@@ -203,7 +203,7 @@ class Packages:
     @staticmethod
     def read_upload(raw: bytes) -> Any:
         try:
-            return codec.read_zip(raw)
+            return files.read_zip(raw)
         except codec.PackageFormatError as exc:
             raise BadRequest(f"malformed package: {exc}", code="invalid_package") from None
 
@@ -232,12 +232,12 @@ class Packages:
         started, started_at = time.monotonic(), clock.now_text()
         contents = codec.iter_contents_text(package, self.store.fetcher(run.org, package["id"]))
         fmt = data.get("format", "json")
-        stream = (codec.iter_zip_file if fmt == "zip" else codec.iter_json_file)(package, contents)
+        stream = (files.iter_zip_file if fmt == "zip" else files.iter_json_file)(package, contents)
         size = sum(len(piece) for piece in stream)
         action = self._generate_action(run.org, package, started, started_at, data.get("user"))
         return {
             "format": fmt,
-            "file_name": codec.file_name(package),
+            "file_name": files.file_name(package),
             "size_bytes": size,
             "checksum": package["checksum"],
             "action_id": action["id"],
