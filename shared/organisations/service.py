@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from shared import clock, logs
 from shared.config import Settings
 from shared.errors import BadRequest, Conflict, Forbidden, field_error
+from shared.events import build_event
 from shared.models.ids import ORG_NAME
 from shared.models.organisation import (
     ORG_ADMIN_FIELDS,
@@ -31,15 +32,25 @@ from shared.models.organisation import (
     normalised,
     service_matches,
 )
-from shared.store.organisations import Delete, OrganisationStore, Unchanged
+from shared.store.firestore import run_transaction
+from shared.store.organisations import OrganisationStore
 
 if TYPE_CHECKING:
     from shared.auth import Principal
 
+EVENT_TYPE = "deployq.organisation.updated"
 CACHE_SECONDS = 30.0
 CACHE_SIZE = 10_000
 PLATFORM_GITHUB_FIELDS = ("owner_id",)
 log = logs.get("organisations")
+
+
+class Unchanged:
+    """A decision that writes nothing."""
+
+
+class Delete:
+    """A decision that removes the record."""
 
 
 class OwnerMismatch(Forbidden):
@@ -161,18 +172,62 @@ def decode_page_token(token: str) -> str:
 class OrganisationService:
     """Organisation records: platform-admin and org-admin changes, grants, trust, persons."""
 
-    def __init__(self, settings: Settings, store: OrganisationStore | None = None):
+    def __init__(self, settings: Settings, store=None, events=None, run=run_transaction):
+        """`store`, `events` (an EventSink; None: no events) and `run` (the transaction
+        runner) default to the control-plane database's; tests may hold records in memory."""
         self.settings = settings
         self.cache = RecordCache()
+        self._run = run
         if store is not None:
             self.store = store
+            self.events = events
+
+    @cached_property
+    def events(self):
+        from shared.events import event_sink
+
+        return event_sink(self.settings)
 
     @cached_property
     def store(self) -> OrganisationStore:
-        from shared.events import event_sink
+        return OrganisationStore(self.events.db)
 
-        sink = event_sink(self.settings)
-        return OrganisationStore(sink.db, sink)
+    def _change(self, org: str, decide, principal: Principal | None, meta: dict | None = None):
+        """Apply `decide(stored or None)` -> new record | Unchanged | Delete in one
+        transaction with its `deployq.organisation.updated` event; (before, after)."""
+
+        def body(transaction):
+            before = self.store.get(org, transaction)
+            decision = decide(before)
+            if decision is Unchanged or (decision is Delete and before is None):
+                return before, (None if decision is Delete else before), []
+            after = None if decision is Delete else decision
+            if after is None:
+                self.store.delete(transaction, org)
+            else:
+                self.store.write(transaction, org, after)
+            events = []
+            if self.events is not None:
+                events.append(
+                    build_event(
+                        org,
+                        EVENT_TYPE,
+                        f"organisations/{org}",
+                        before,
+                        after,
+                        principal=principal,
+                        meta=meta,
+                        time=(after or {}).get("updated_at"),
+                    )
+                )
+                self.events.record(transaction, org, events)
+            return before, after, events
+
+        before, after, events = self._run(self.store.db, body)
+        self.cache.forget(org)
+        if events:
+            self.events.publish_soon(org, events)
+        return before, after
 
     # -- reading --------------------------------------------------------------------
 
@@ -294,8 +349,7 @@ class OrganisationService:
             }
             return after
 
-        _, after = self.store.change(org, decide, principal)
-        self.cache.forget(org)
+        _, after = self._change(org, decide, principal)
         return normalised(org, after)["github"]["owner_id"]
 
     # -- changes --------------------------------------------------------------------
@@ -333,15 +387,13 @@ class OrganisationService:
                 "updated_at": now,
             }
 
-        _, after = self.store.change(org, decide, principal, meta)
-        self.cache.forget(org)
+        _, after = self._change(org, decide, principal, meta)
         return normalised(org, after)
 
     def delete(self, org: str, principal: Principal, meta: dict) -> bool:
         """Remove the record (grants, members, trust); the organisation's data stays."""
         org = check_org(org)
-        before, _ = self.store.change(org, lambda before: Delete, principal, meta)
-        self.cache.forget(org)
+        before, _ = self._change(org, lambda before: Delete, principal, meta)
         return before is not None
 
     def patch(self, org: str, payload: Any, principal: Principal, meta: dict) -> dict[str, Any]:
@@ -375,8 +427,7 @@ class OrganisationService:
             now = clock.now_text()
             return {**after, "created_at": current["created_at"] or now, "updated_at": now}
 
-        _, after = self.store.change(org, decide, principal, meta)
-        self.cache.forget(org)
+        _, after = self._change(org, decide, principal, meta)
         return normalised(org, after)
 
 

@@ -62,10 +62,12 @@ def grant_canary_services(project: str, org: str = "acme") -> None:
 class MemoryOrganisationStore:
     """OrganisationStore's methods over a dict, for unit tests of identity decisions."""
 
+    db = None
+
     def __init__(self, records: dict[str, dict[str, Any]] | None = None):
         self.records = dict(records or {})
 
-    def get(self, org: str) -> dict[str, Any] | None:
+    def get(self, org: str, transaction=None) -> dict[str, Any] | None:
         return self.records.get(org)
 
     def list(self, limit: int, after: str | None):
@@ -73,22 +75,16 @@ class MemoryOrganisationStore:
         items = [(n, self.records[n]) for n in names[:limit]]
         return items, (items[-1][0] if len(names) > limit else None)
 
-    def change(self, org, decide, principal, meta=None):
-        from shared.store.organisations import Delete, Unchanged
+    def write(self, writer, org: str, record: dict[str, Any]) -> None:
+        self.records[org] = record
 
-        before = self.records.get(org)
-        decision = decide(before)
-        if decision is Unchanged:
-            return before, before
-        if decision is Delete:
-            self.records.pop(org, None)
-            return before, None
-        self.records[org] = decision
-        return before, decision
+    def delete(self, writer, org: str) -> None:
+        self.records.pop(org, None)
 
 
 def memory_organisations(settings, records: dict[str, dict[str, Any]] | None = None):
-    """An OrganisationService over records held in memory."""
+    """An OrganisationService over records held in memory (no events)."""
     from shared.organisations.service import OrganisationService
 
-    return OrganisationService(settings, store=MemoryOrganisationStore(records))
+    store = MemoryOrganisationStore(records)
+    return OrganisationService(settings, store=store, run=lambda db, body: body(None))
