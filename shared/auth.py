@@ -13,15 +13,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import jwt
 import requests
 
-from shared.config import ROLES, Settings
+from shared.config import Settings
 from shared.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
 from shared.models.ids import ORG_NAME
+from shared.models.principal import Principal
 
 if TYPE_CHECKING:
     from shared.organisations.service import OrganisationService
@@ -29,31 +30,6 @@ if TYPE_CHECKING:
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 PAT_CACHE_SECONDS = 300
 CLOCK_SKEW_SECONDS = 10
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller of one request, scoped to one organisation."""
-
-    kind: str  # github_oidc | google | github_pat | internal | local
-    subject: str
-    organisation: str | None
-    role: str
-    repository: str | None = None
-    workflow: str | None = None
-    actor: str | None = None
-    # The organisation record's member entry that matched this caller, if any: one person
-    # may hold several credentials (an email and a GitHub login).
-    person: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
-    platform_admin: bool = False
-
-    def has_role(self, minimum: str) -> bool:
-        return ROLES.index(self.role) >= ROLES.index(minimum)
-
-    def require(self, minimum: str) -> None:
-        """Raise Forbidden unless the caller's role is at least `minimum`."""
-        if not self.has_role(minimum):
-            raise Forbidden(f"this action needs the {minimum} role; you are {self.role}")
 
 
 def bearer_token(headers: Mapping[str, str]) -> str:
@@ -176,7 +152,7 @@ class Authenticator:
             org = organisation_header(headers)
             self._check_allowed(org)
             actor = (headers.get("X-Actor") or "local-developer").strip()[:200]
-            return Principal("local", actor, org, "admin", actor=actor, platform_admin=True)
+            return Principal("local", actor, org, "admin", actor=actor)
         token = bearer_token(headers)
         if token.count(".") == 2:
             claims = self._unverified_claims(token)
@@ -198,7 +174,7 @@ class Authenticator:
         """A platform admin: a Google identity whose email is in PLATFORM_ADMINS; else 403."""
         if not self.settings.auth_enabled:
             actor = (headers.get("X-Actor") or "local-developer").strip()[:200]
-            return Principal("local", actor, None, "admin", actor=actor, platform_admin=True)
+            return Principal("local", actor, None, "admin", actor=actor)
         token = bearer_token(headers)
         refusal = Forbidden(
             "only platform admins (PLATFORM_ADMINS, with a Google identity) manage "
@@ -223,7 +199,6 @@ class Authenticator:
             None,
             "admin",
             actor=email,
-            platform_admin=True,
         )
 
     @property

@@ -70,11 +70,6 @@ class CacheStats:
     hits: int = 0
     misses: int = 0
 
-    @property
-    def hit_rate(self) -> float:
-        total = self.hits + self.misses
-        return self.hits / total if total else 0.0
-
 
 class RecordCache:
     """Records by organisation for at most `ttl` seconds (absent records cached as None)."""
