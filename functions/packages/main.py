@@ -8,7 +8,7 @@ import functions_framework
 from shared import logs
 from shared.config import load_settings_or_exit
 from shared.errors import BadRequest, field_error
-from shared.google.clients import Lazy
+from shared.lazy import Lazy
 from shared.models.job import public_job
 from shared.models.package import (
     DeploymentListQuery,

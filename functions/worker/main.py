@@ -7,10 +7,10 @@ import functions_framework
 from shared import logs
 from shared.config import load_settings_or_exit
 from shared.errors import NotFound
-from shared.google.clients import Lazy
 from shared.jobs.outcome import JobOutcome, Outcome
 from shared.jobs.registry import REGISTRY, Delivery
 from shared.jobs.runner import JobRunner
+from shared.lazy import Lazy
 from shared.models.job import JobType, TaskBody
 from shared.web import Api, Context, Route
 

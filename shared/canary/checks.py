@@ -17,6 +17,7 @@ from shared.canary import plan
 from shared.canary.effects import Effects
 from shared.canary.parts import LEASE_SECONDS, Parts, ids, system
 from shared.canary.plan import Action, Decision
+from shared.canary.records import LeaseLost
 from shared.canary.traffic import conflict_reason, split
 from shared.canary.verdict import CanaryVerdict, Sample
 from shared.canary.verdict import decide as judge
@@ -28,7 +29,6 @@ from shared.google.cloud_run import (
 )
 from shared.google.monitoring import MetricPoint, MonitoringError
 from shared.models.canary import CanaryStatus, CompareToStable, Thresholds, Verdict
-from shared.store.canaries import LeaseLost
 
 LOOKBACK_SECONDS = 180
 log = logs.get("canary")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import clock, logs
-from shared.auth import Principal
 from shared.canary.effects import Effects
 from shared.canary.parts import LEASE_SECONDS, Parts, ids
 from shared.canary.traffic import conflict_reason, same_traffic, split
 from shared.errors import Conflict
 from shared.google.cloud_run import CloudRunError, EtagConflict, NotFoundError
 from shared.models.canary import ACTIVE, CanaryStatus, transition_error
+
+if TYPE_CHECKING:
+    from shared.auth import Principal
 
 MANUAL_WAIT_SECONDS = 20
 log = logs.get("canary")

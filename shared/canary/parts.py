@@ -10,10 +10,10 @@ from typing import Any
 from shared import clock
 from shared.auth import Principal
 from shared.canary.probe import Probe
+from shared.canary.records import CanaryRecords
 from shared.errors import NotFound
 from shared.google.cloud_run import CloudRun
 from shared.google.monitoring import Monitoring
-from shared.store.canaries import CanaryStore
 
 # How long a check (or a manual action) may hold a canary before another may take it.
 LEASE_SECONDS = 300
@@ -23,7 +23,7 @@ LEASE_SECONDS = 300
 class Parts:
     """The collaborators of a rollout; `deployments` is the governed queue (or None)."""
 
-    store: CanaryStore
+    store: CanaryRecords
     run: CloudRun
     monitoring: Monitoring
     deployments: Any = None

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import clock, logs
-from shared.auth import Principal
 from shared.canary import plan
 from shared.canary.effects import Effects, point
 from shared.canary.parts import Parts, ids
@@ -17,6 +16,9 @@ from shared.google.cloud_run import CloudRunError, EtagConflict, ServiceState
 from shared.models.canary import CanaryCreate, CanaryStatus, Strategy, default_strategy
 from shared.models.deployment import Status
 from shared.store.canaries import service_key
+
+if TYPE_CHECKING:
+    from shared.auth import Principal
 
 log = logs.get("canary")
 

@@ -12,9 +12,8 @@ linked deployment, metrics, the next check job), `traffic` (the maths of a split
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.auth import Principal
 from shared.canary.checks import Checks
 from shared.canary.effects import Effects
 from shared.canary.manual import Manual
@@ -22,10 +21,13 @@ from shared.canary.parts import Parts
 from shared.canary.rollout import Rollout
 from shared.canary.sweep import SWEEP_BUDGET_SECONDS, Sweep
 from shared.errors import NotFound
-from shared.google.clients import Lazy
 from shared.jobs.outcome import JobOutcome, Outcome
 from shared.jobs.registry import Delivery
+from shared.lazy import Lazy
 from shared.models.canary import CanaryCreate, CanaryStatus
+
+if TYPE_CHECKING:
+    from shared.auth import Principal
 
 
 class Canaries:
@@ -76,22 +78,23 @@ class Canaries:
 
 def _make(settings) -> Canaries:
     from shared.canary.probe import Probe
+    from shared.canary.records import CanaryRecords
+    from shared.deployments.services import services_for
     from shared.google.cloud_run import CloudRun
     from shared.google.monitoring import Monitoring
-    from shared.governance.service import governance_for
     from shared.jobs.queue import JobQueue
     from shared.organisations.service import organisations_for
     from shared.store.canaries import CanaryStore
     from shared.store.jobs import JobStore
 
-    governance = governance_for(settings)
+    services = services_for(settings)
     parts = Parts(
-        CanaryStore(governance.db, sink=governance.events),
+        CanaryRecords(CanaryStore(services.db), services.events),
         CloudRun(settings),
         Monitoring(settings),
         # The governed queue: approvals, freeze windows and events apply to canaries too.
-        deployments=governance.deployments,
-        queue=JobQueue(settings, JobStore(governance.db)),
+        deployments=services.deployments,
+        queue=JobQueue(settings, JobStore(services.db)),
         probe=Probe(identity_tokens=settings.cloud_run_api_endpoint is None),
         # Only the organisation's granted services, checked before any Cloud Run call.
         require_service=organisations_for(settings).require_service_granted,

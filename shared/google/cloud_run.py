@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from shared.config import Settings
 from shared.errors import ApiError, ConcurrentUpdate, Conflict, NotFound, ServiceUnavailable
-from shared.google.clients import Lazy, google_client, plaintext_channel
+from shared.google.clients import google_client, plaintext_channel
+from shared.lazy import Lazy
 
 OPERATION_TIMEOUT_SECONDS = 300
 

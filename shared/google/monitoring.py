@@ -20,7 +20,8 @@ from typing import Any
 from shared import logs
 from shared.config import Settings
 from shared.errors import ServiceUnavailable
-from shared.google.clients import Lazy, google_client
+from shared.google.clients import google_client
+from shared.lazy import Lazy
 from shared.models.canary import Sample
 
 REQUEST_COUNT = "run.googleapis.com/request_count"

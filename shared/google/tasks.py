@@ -15,7 +15,8 @@ from typing import Any
 
 from shared.config import Settings
 from shared.errors import ServiceUnavailable
-from shared.google.clients import Lazy, google_client
+from shared.google.clients import google_client
+from shared.lazy import Lazy
 
 _TASK_ID = re.compile(r"[^A-Za-z0-9_-]")
 # The longest Cloud Tasks waits for an HTTP target's answer (its documented maximum).

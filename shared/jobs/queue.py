@@ -15,9 +15,9 @@ from typing import Any
 
 from shared import clock, logs
 from shared.errors import ServiceUnavailable
-from shared.google.clients import Lazy
 from shared.google.tasks import MAX_DISPATCH_DEADLINE_SECONDS, TaskQueue, task_id
 from shared.jobs import rules
+from shared.lazy import Lazy
 from shared.models.job import JobStatus
 from shared.store.jobs import JobStore
 

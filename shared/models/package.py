@@ -86,14 +86,6 @@ class ForeignKey(BaseModel):
     column: Column
     references: Annotated[str, StringConstraints(strict=True, pattern=r"^[^./]+\.[^.]+$")]
 
-    @property
-    def table(self) -> str:
-        return self.references.split(".", 1)[0]
-
-    @property
-    def target_column(self) -> str:
-        return self.references.split(".", 1)[1]
-
 
 class TableSpec(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
