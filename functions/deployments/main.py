@@ -78,14 +78,14 @@ def update_deployment(ctx: Context, deployment_id: str):
 
 def rollback_taxonomy(ctx: Context):
     q: RollbackQuery = ctx.query
-    record = queue().rollback_taxonomy(
+    record = services_for(SETTINGS).rollbacks.rollback_taxonomy(
         ctx.org, q.taxonomy(), q.target_version, ctx.principal, ctx.meta
     )
     return public(record), 201
 
 
 def rollback_deployment(ctx: Context, deployment_id: str):
-    record = queue().rollback_deployment(
+    record = services_for(SETTINGS).rollbacks.rollback_deployment(
         ctx.org, deployment_id, ctx.query.target_version, ctx.principal, ctx.meta
     )
     return public(record), 201

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from shared.config import Settings
 from shared.deployments.queue import DeploymentQueue
+from shared.deployments.rollback import Rollbacks
 from shared.events import event_sink
 from shared.governance.approvals import Approvals
 from shared.governance.dora import DoraService
 from shared.governance.policies import Policies
 from shared.lazy import Lazy
+from shared.organisations.service import organisations_for
 from shared.store import firestore as fs
 from shared.store.audit import AuditStore
 from shared.store.deployments import DeploymentStore
@@ -33,17 +35,19 @@ class Services:
         self.events = event_sink(settings)
         self.policies = Policies(PolicyStore(self.db), self.events)
         self.deployment_store = DeploymentStore(self.db)
-        self.approvals = Approvals(self.policies, self.deployment_store, self.events)
+        # Approvals compare persons (one member, several credentials).
+        self.approvals = Approvals(
+            self.policies,
+            self.deployment_store,
+            self.events,
+            persons=organisations_for(settings),
+        )
         self.deployments = DeploymentQueue(self.deployment_store, self.events, self.approvals)
+        self.rollbacks = Rollbacks(self.deployments)
         self.audit = AuditStore(self.db)
         self.dora = DoraService(DoraStore(self.db))
         self.runbooks = RunbookStore(self.db)
         self.notifications = NotificationStore(self.db)
-
-    @property
-    def outbox(self):
-        """The event sink under its earlier name."""
-        return self.events
 
 
 # The process's services of a configuration: `services_for(settings)`.

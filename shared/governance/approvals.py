@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import clock
 from shared.errors import Conflict, Forbidden
@@ -26,6 +26,15 @@ from shared.store.firestore import run_transaction
 if TYPE_CHECKING:
     from shared.auth import Principal
 
+
+class Persons(Protocol):
+    """Who is the same person: `shared.organisations.service.OrganisationService`."""
+
+    def person_key(self, principal: Principal) -> str: ...
+
+    def person_of_actor(self, org: str, actor: str) -> str | None: ...
+
+
 GATED = (Status.in_progress, Status.deployed)
 PENDING, APPROVED, REJECTED, NOT_REQUIRED = "pending", "approved", "rejected", "not_required"
 
@@ -34,9 +43,20 @@ def actor_of(principal: Principal) -> str:
     return (principal.actor or principal.subject or "").strip()
 
 
-def check_decider(policy: dict, record: dict, principal: Principal, decision: str) -> None:
-    """Forbidden unless `principal` may approve/reject `record` under `policy`."""
+def check_decider(
+    policy: dict,
+    record: dict,
+    principal: Principal,
+    decision: str,
+    me: str | None = None,
+    person_of: Callable[[str], str | None] = str.lower,
+) -> None:
+    """Forbidden unless `principal` may approve/reject `record` under `policy`.
+
+    Self-approval compares persons: `me` is the caller's person and `person_of` maps a
+    stored actor to its person (by default an actor is a person of its own)."""
     actor = actor_of(principal)
+    me = actor.lower() if me is None else me
     allowed = {a.lower() for a in policy["approvers"]}
     if not (principal.has_role(policy["approver_role"]) or actor.lower() in allowed):
         raise Forbidden(
@@ -44,16 +64,28 @@ def check_decider(policy: dict, record: dict, principal: Principal, decision: st
             f"{'approve' if decision == APPROVED else 'reject'} deployments to "
             f"{record.get('environment')}"
         )
-    creator = (record.get("created_by_actor") or "").lower()
-    if decision == APPROVED and policy["prevent_self_approval"] and creator == actor.lower():
-        raise Forbidden(f"{actor} created deployment {record['id']} and may not approve it")
+    creator = record.get("created_by_actor")
+    if decision == APPROVED and policy["prevent_self_approval"] and creator:
+        if person_of(creator) == me:
+            who = actor if creator.lower() == actor.lower() else f"{actor} (as {creator})"
+            raise Forbidden(f"{who} created deployment {record['id']} and may not approve it")
 
 
 def decided(
-    before: dict, policy: dict, actor: str, decision: str, comment: str | None, now: str
+    before: dict,
+    policy: dict,
+    actor: str,
+    decision: str,
+    comment: str | None,
+    now: str,
+    me: str | None = None,
+    person_of: Callable[[str], str | None] = str.lower,
 ) -> dict | None:
     """The record after `actor`'s decision; None when it changes nothing (a repeated
-    approval). Conflict when the record is not waiting for approval."""
+    approval, by any credential of the same person). Approvals count distinct persons
+    (`me`, `person_of` as in `check_decider`). Conflict when the record is not waiting
+    for approval."""
+    me = actor.lower() if me is None else me
     status = before.get("approval_status") or NOT_REQUIRED
     if status != PENDING or before["status"] != Status.scheduled.value:
         raise Conflict(
@@ -65,12 +97,10 @@ def decided(
     entry = {"actor": actor, "decision": decision, "comment": comment, "time": now}
     after = dict(before, updated_at=now)
     if decision == APPROVED:
-        if any(
-            a["actor"].lower() == actor.lower() and a["decision"] == APPROVED for a in approvals
-        ):
+        if any(person_of(a["actor"]) == me and a["decision"] == APPROVED for a in approvals):
             return None  # approving twice does not count twice
         approvals.append(entry)
-        distinct = {a["actor"].lower() for a in approvals if a["decision"] == APPROVED}
+        distinct = {person_of(a["actor"]) for a in approvals if a["decision"] == APPROVED}
         if len(distinct) >= policy["min_approvals"]:
             after["approval_status"] = APPROVED
     else:
@@ -98,11 +128,21 @@ class Approvals:
         deployments: DeploymentStore,
         events: EventSink,
         now: Callable[[], datetime] = clock.utcnow,
+        persons: Persons | None = None,
     ):
         self.policies = policies
         self.deployments = deployments
         self.events = events
         self.now = now
+        self.persons = persons
+
+    def persons_of(self, org: str, principal: Principal):
+        """(the caller's person, stored actor -> person) in `org`; without a person
+        directory every actor is a person of its own."""
+        if self.persons is None:
+            return actor_of(principal).lower(), str.lower
+        persons = self.persons
+        return persons.person_key(principal), lambda actor: persons.person_of_actor(org, actor)
 
     def approval_fields(self, org: str, record: dict[str, Any], transaction=None) -> dict:
         """The approval state a new record starts in: `pending` while its environment's
@@ -167,12 +207,15 @@ class Approvals:
         """
         current = self.deployments.get(org, check_id(deployment_id))
         policy = self.policies.get(org, current.get("environment"))
-        check_decider(policy, current, principal, decision)
+        me, person_of = self.persons_of(org, principal)
+        check_decider(policy, current, principal, decision, me, person_of)
         actor = actor_of(principal)
 
         def record_decision(transaction) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             before = self.deployments.snapshot(org, deployment_id, transaction).to_dict()
-            after = decided(before, policy, actor, decision, comment, clock.now_text())
+            after = decided(
+                before, policy, actor, decision, comment, clock.now_text(), me, person_of
+            )
             if after is None:
                 return before, []
             self.deployments.write(transaction, org, before, after)

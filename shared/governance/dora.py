@@ -12,7 +12,9 @@ from typing import Any
 
 from shared import clock
 from shared.models import dora
+from shared.models.deployment import taxonomy_key
 from shared.store.dora import DoraStore
+from shared.store.firestore import run_transaction
 
 
 def outcomes_and_restores(docs: list[dict[str, Any]]):
@@ -40,10 +42,59 @@ def _scope(by_env: bool, by_name: bool) -> str:
 
 
 class DoraService:
-    """The DORA figures of the metrics routes (`query`: days, environment, name)."""
+    """DORA aggregates: folded from events (`apply`), read as figures by the metrics routes
+    (`query`: days, environment, name)."""
 
     def __init__(self, store: DoraStore):
         self.store = store
+
+    def apply(self, org: str, record: dict[str, Any]) -> bool:
+        """Fold a deployment record (an event's `after`) into the aggregates; True if counted.
+
+        Outcomes never move to a lower rank (rolled_back beats deployed), so a duplicate or
+        late event changes nothing.
+        """
+        outcome = dora.outcome_of(record)
+        if outcome is None:
+            return False
+        environment, name = record.get("environment"), record.get("name")
+        day = outcome.at.date().isoformat()
+        key = None
+        if record.get("taxonomy_key") or record.get("name"):
+            key = record.get("taxonomy_key") or taxonomy_key(record)
+        entry = {
+            "status": outcome.status,
+            "at": clock.to_text(outcome.at),
+            "lead": outcome.lead_seconds,
+        }
+
+        def fold(transaction) -> bool:
+            known = self.store.known_outcome(transaction, org, day, environment, name, outcome.id)
+            state = self.store.restore_state(transaction, org, key) if key else {}
+            if known and dora.RANK[known["status"]] > dora.RANK[outcome.status]:
+                return False  # a late event about an earlier state
+            additions = [(day, environment, name, "outcomes", outcome.id, entry)]
+            if key is not None:
+                labels = {"environment": environment, "name": name}
+                new_state, samples = dora.track_restores(state, outcome, labels)
+                self.store.write_restore_state(transaction, org, key, new_state)
+                for scoped, restore in samples:
+                    value = {"at": clock.to_text(restore.failed_at), "seconds": restore.seconds}
+                    failure_day = restore.failed_at.date().isoformat()
+                    additions.append(
+                        (
+                            failure_day,
+                            scoped["environment"],
+                            scoped["name"],
+                            "restores",
+                            restore.failure_id,
+                            value,
+                        )
+                    )
+            self.store.add(transaction, org, additions)
+            return True
+
+        return run_transaction(self.store.db, fold)
 
     def _docs(
         self, org: str, query, group_by: str | None = None
