@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from shared.config import Settings
 from shared.deployments.queue import DeploymentQueue
+from shared.deployments.rollback import Rollbacks
 from shared.events import event_sink
 from shared.governance.approvals import Approvals
 from shared.governance.dora import DoraService
@@ -42,15 +43,11 @@ class Services:
             persons=organisations_for(settings),
         )
         self.deployments = DeploymentQueue(self.deployment_store, self.events, self.approvals)
+        self.rollbacks = Rollbacks(self.deployments)
         self.audit = AuditStore(self.db)
         self.dora = DoraService(DoraStore(self.db))
         self.runbooks = RunbookStore(self.db)
         self.notifications = NotificationStore(self.db)
-
-    @property
-    def outbox(self):
-        """The event sink under its earlier name."""
-        return self.events
 
 
 # The process's services of a configuration: `services_for(settings)`.
