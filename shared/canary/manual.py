@@ -13,7 +13,7 @@ from shared.google.cloud_run import CloudRunError, EtagConflict, NotFoundError
 from shared.models.canary import ACTIVE, CanaryStatus, transition_error
 
 if TYPE_CHECKING:
-    from shared.auth import Principal
+    from shared.models.principal import Principal
 
 MANUAL_WAIT_SECONDS = 20
 log = logs.get("canary")

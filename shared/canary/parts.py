@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from shared import clock
-from shared.auth import Principal
 from shared.canary.probe import Probe
 from shared.canary.records import CanaryRecords
 from shared.errors import NotFound
 from shared.google.cloud_run import CloudRun
 from shared.google.monitoring import Monitoring
+from shared.models.principal import Principal
 
 # How long a check (or a manual action) may hold a canary before another may take it.
 LEASE_SECONDS = 300

@@ -24,7 +24,7 @@ from shared.store.canaries import CanaryStore
 from shared.store.firestore import run_transaction
 
 if TYPE_CHECKING:
-    from shared.auth import Principal
+    from shared.models.principal import Principal
 
 
 class LeaseLost(Exception):

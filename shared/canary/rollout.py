@@ -18,7 +18,7 @@ from shared.models.deployment import Status
 from shared.store.canaries import service_key
 
 if TYPE_CHECKING:
-    from shared.auth import Principal
+    from shared.models.principal import Principal
 
 log = logs.get("canary")
 

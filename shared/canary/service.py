@@ -27,7 +27,7 @@ from shared.lazy import Lazy
 from shared.models.canary import CanaryCreate, CanaryStatus
 
 if TYPE_CHECKING:
-    from shared.auth import Principal
+    from shared.models.principal import Principal
 
 
 class Canaries:
