@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 EVENT_TYPE = "deployq.organisation.updated"
 CACHE_SECONDS = 30.0
 CACHE_SIZE = 10_000
+REPORT_EVERY = 10_000
 PLATFORM_GITHUB_FIELDS = ("owner_id",)
 log = logs.get("organisations")
 
@@ -67,8 +68,23 @@ class ServiceNotGranted(Forbidden):
 
 @dataclass
 class CacheStats:
+    """Lookups of the record cache; logged every REPORT_EVERY lookups."""
+
     hits: int = 0
     misses: int = 0
+
+    def count(self, hit: bool) -> None:
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+        lookups = self.hits + self.misses
+        if lookups % REPORT_EVERY == 0:
+            log.info(
+                "organisation record cache: %d lookups, hit rate %.4f",
+                lookups,
+                self.hits / lookups,
+            )
 
 
 class RecordCache:
@@ -84,9 +100,9 @@ class RecordCache:
         with self._lock:
             item = self._items.get(org)
             if item is None or item[0] < time.monotonic():
-                self.stats.misses += 1
+                self.stats.count(hit=False)
                 return False, None
-            self.stats.hits += 1
+            self.stats.count(hit=True)
             return True, item[1]
 
     def put(self, org: str, record: dict[str, Any] | None) -> None:
