@@ -81,6 +81,32 @@ def deployment_move(deployment_id: str, current: str, target: DeploymentStatus) 
     return target.value
 
 
+def require_usable(package: dict[str, Any]) -> dict[str, Any]:
+    """A package that may be generated or deployed; 409 `package_deleted` when deleted."""
+    from shared.errors import Conflict
+
+    if package.get("status") == PackageStatus.deleted.value:
+        raise Conflict(f"package {package['id']} is deleted", code="package_deleted")
+    return package
+
+
+def package_changes(current: dict[str, Any], changes: dict[str, Any], now: str) -> dict[str, Any]:
+    """What a PUT or DELETE writes: a deleted package changes no more (409); the computed
+    counts of `metadata` stay while the caller's keys are replaced."""
+    from shared.errors import Conflict
+
+    if current.get("status") == PackageStatus.deleted.value and changes.get("status") != "deleted":
+        raise Conflict(f"package {current['id']} is deleted", code="package_deleted")
+    update = dict(changes)
+    if "metadata" in update:
+        computed = {
+            k: current.get("metadata", {}).get(k) for k in ("total_records", "record_counts")
+        }
+        update["metadata"] = {**update["metadata"], **computed}
+    update["updated_at"] = now
+    return update
+
+
 class ForeignKey(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
     column: Column

@@ -19,6 +19,7 @@ from shared.models.package import (
     DeployRequest,
     action_record,
     deployment_move,
+    require_usable,
 )
 from shared.packages.deploy import PackageDeploy, target_client
 from shared.packages.pack import environment_or_400
@@ -47,6 +48,10 @@ class PackageDeployments:
         self.jobs = jobs
         self.queue = queue
 
+    def _usable(self, org: str, package_id: str) -> dict[str, Any]:
+        """A package that may be generated or deployed: 409 when it is deleted."""
+        return require_usable(self.store.get_package(org, package_id))
+
     def deploy(
         self,
         org: str,
@@ -58,7 +63,7 @@ class PackageDeployments:
         """Deploy now (the finished deployment), or as a job (the queued job).
 
         A deploy that fails and is undone is 409 with the failing records as details."""
-        package = self.store.usable_package(org, package_id)
+        package = self._usable(org, package_id)
         environment_or_400(self.settings, org, request.environment)
         options = request.options.model_dump()
         if request.run_as_background or request.schedule_at:
@@ -189,7 +194,7 @@ class PackageDeployments:
     def deployment_job(self, run: JobRun) -> dict[str, Any]:
         data = run.data
         try:
-            package = self.store.usable_package(run.org, data["package_id"])
+            package = self._usable(run.org, data["package_id"])
         except (NotFound, Conflict) as exc:
             raise JobFailed(exc.message) from None
         try:

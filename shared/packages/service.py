@@ -12,11 +12,18 @@ from shared.jobs.errors import JobFailed
 from shared.jobs.queue import JobQueue
 from shared.jobs.runner import JobRun
 from shared.models.job import JobType
-from shared.models.package import DeployRequest, PackageCreate, action_record
+from shared.models.package import (
+    DeployRequest,
+    PackageCreate,
+    action_record,
+    package_changes,
+    require_usable,
+)
 from shared.packages import codec, files
 from shared.packages.deployments import PackageDeployments
 from shared.packages.pack import environment_or_400, pack, package_record
 from shared.store import firestore as fs
+from shared.store.firestore import run_transaction
 from shared.store.jobs import JobStore
 from shared.store.packages import PackageStore, new_id
 
@@ -35,6 +42,10 @@ class Packages:
         self.queue = JobQueue(settings, self.jobs)
         self.deployments = PackageDeployments(settings, self.store, self.jobs, self.queue)
 
+    def _usable(self, org: str, package_id: str) -> dict[str, Any]:
+        """A package that may be generated or deployed: 409 when it is deleted."""
+        return require_usable(self.store.get_package(org, package_id))
+
     # -- packages -----------------------------------------------------------------
 
     def create(self, org: str, body: PackageCreate, actor: str | None) -> dict[str, Any]:
@@ -47,10 +58,21 @@ class Packages:
     def update(self, org: str, package_id: str, changes: dict[str, Any]) -> None:
         if changes.get("status") is not None:
             changes["active"] = True
-        self.store.update_package(org, package_id, changes)
+        self._change(org, package_id, changes)
 
     def delete(self, org: str, package_id: str) -> None:
-        self.store.update_package(org, package_id, {"status": "deleted", "active": False})
+        self._change(org, package_id, {"status": "deleted", "active": False})
+
+    def _change(self, org: str, package_id: str, changes: dict[str, Any]) -> None:
+        """Apply a PUT or DELETE in a transaction (rules: `package_changes`)."""
+        store = self.store
+
+        def body(transaction):
+            current = store.read_package(transaction, org, package_id)
+            update = package_changes(current, changes, clock.now_text())
+            store.write_package_changes(transaction, org, package_id, update)
+
+        run_transaction(store.db, body)
 
     def actions(self, org: str, package_id: str, limit: int, offset: int):
         self.store.get_package(org, package_id)
@@ -62,7 +84,7 @@ class Packages:
         self, org: str, package_id: str, fmt: str, actor: str | None
     ) -> tuple[Iterator[bytes], str, str]:
         """(stream of the file, mimetype, file name); the action is recorded when it ends."""
-        package = self.store.usable_package(org, package_id)
+        package = self._usable(org, package_id)
         contents = codec.iter_contents_text(package, self.store.fetcher(org, package_id))
         if fmt == "zip":
             stream = files.iter_zip_file(package, contents)
@@ -226,7 +248,7 @@ class Packages:
     def generation_job(self, run: JobRun) -> dict[str, Any]:
         data = run.data
         try:
-            package = self.store.usable_package(run.org, data["package_id"])
+            package = self._usable(run.org, data["package_id"])
         except (NotFound, Conflict) as exc:
             raise JobFailed(exc.message) from None
         started, started_at = time.monotonic(), clock.now_text()
@@ -246,7 +268,7 @@ class Packages:
 
     def generate_in_background(self, org, package_id, fmt, actor) -> dict[str, Any]:
         """The queued generation job of the package's file."""
-        self.store.usable_package(org, package_id)
+        self._usable(org, package_id)
         job, _ = self.queue.create(
             org,
             JobType.package_generation.value,
