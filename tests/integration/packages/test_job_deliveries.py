@@ -129,3 +129,69 @@ def test_every_4xx_of_the_worker_is_the_error_envelope(stack, identity):
     for answer in answers:
         assert 400 <= answer.status_code < 500, answer.text
         assert set(answer.json()) == {"error", "code", "details"}, answer.text
+
+
+def test_a_takeover_never_overlaps_the_attempt_it_replaces(
+    api, headers, dev, staging, stack, identity, fake_apis, monkeypatch
+):
+    """Attempt 1 stalls between reading the job and committing its progress; attempt 2
+    takes the silent job over and deploys; attempt 1's commit is then refused, so it
+    writes nothing more to the target."""
+    from datetime import timedelta
+
+    from shared import clock
+    from shared.packages.writer import JournalWriter
+    from shared.store.jobs import JobStore
+
+    rows = {str(n): {"id": n, "v": f"new {n}"} for n in range(1, 201)}
+    seed(staging, "items", {str(n): {"id": n, "v": "theirs"} for n in range(1, 201)})
+    package = make_package(api, headers, dev, data={"items": rows}, tables=["items"])
+    reached, release = threading.Event(), threading.Event()
+    calls = {"n": 0}
+    record_progress = JobStore.record_progress
+
+    def stalled(self, batch, org, job_id, attempt):
+        why = record_progress(self, batch, org, job_id, attempt)
+        if attempt == 1:
+            calls["n"] += 1
+            if calls["n"] == 2:  # one set of groups is written; the next one is journalled
+                reached.set()
+                release.wait(30)
+        return why
+
+    late_writes: list[int] = []
+    write_target = JournalWriter._write_target
+
+    def watched(self, writes):
+        if release.is_set() and self.checkpoint.__self__.attempt == 1:
+            late_writes.append(len(writes))
+        return write_target(self, writes)
+
+    monkeypatch.setattr(JobStore, "record_progress", stalled)
+    monkeypatch.setattr(JournalWriter, "_write_target", watched)
+    fake_apis.tasks.pause()
+    created = background(api, headers, package["id"], options={"transaction_size": 20})
+    body = {"job_id": created["job_id"], "organisation": "acme"}
+    url = f"{stack[1].url}/tasks/run"
+    first: dict = {}
+
+    def attempt_one():
+        first["answer"] = requests.post(url, json=body, headers=task_headers(identity), timeout=60)
+
+    thread = threading.Thread(target=attempt_one)
+    thread.start()
+    assert reached.wait(30)
+    real_now = clock.utcnow
+    monkeypatch.setattr(clock, "utcnow", lambda: real_now() + timedelta(seconds=121))
+    second = requests.post(
+        url, json=body, headers={**task_headers(identity), "X-CloudTasks-TaskRetryCount": "1"}
+    )
+    assert second.status_code == 200 and second.json()["status"] == "completed", second.text
+    release.set()
+    thread.join(30)
+    assert first["answer"].status_code == 200
+    assert first["answer"].json()["status"] == "superseded"
+    assert late_writes == []
+    job = api.get(f"/v1/jobs/{created['job_id']}", headers=headers).json
+    assert job["status"] == "completed" and job["attempts"] == 2
+    assert len(snapshot(staging, "items")["items"]) == 400
