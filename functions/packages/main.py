@@ -33,10 +33,6 @@ MAX_IMPORT_BODY = 32 * 1024 * 1024  # Cloud Functions' request limit
 service = Lazy(lambda: Packages(SETTINGS))
 
 
-def actor(ctx: Context) -> str | None:
-    return ctx.principal.actor or ctx.principal.subject
-
-
 def list_packages(ctx: Context):
     q: PackageListQuery = ctx.query
     filters = q.model_dump(mode="json", include={"package_type", "environment", "status"})
@@ -50,7 +46,7 @@ def list_packages(ctx: Context):
 
 
 def create_package(ctx: Context):
-    record = service().create(ctx.org, ctx.body, actor(ctx))
+    record = service().create(ctx.org, ctx.body, ctx.actor)
     return {"package": public_package(record), "message": "Package created successfully"}, 201
 
 
@@ -81,7 +77,7 @@ def generate(ctx: Context, package_id: str):
     request: GenerateRequest = ctx.body or GenerateRequest()
     # The file is always the whole (checksummed) package: never quietly less than asked.
     for name in SUBSET_FIELDS:
-        if (ctx.extra.get("json") or {}).get(name):
+        if (ctx.json or {}).get(name):
             raise field_error(
                 name,
                 f"generate always writes the whole package; {name} is chosen when the "
@@ -89,13 +85,13 @@ def generate(ctx: Context, package_id: str):
                 code="subset_not_supported",
             )
     if request.run_as_background:
-        job = service().generate_in_background(ctx.org, package_id, request.format, actor(ctx))
+        job = service().generate_in_background(ctx.org, package_id, request.format, ctx.actor)
         return {
             "message": "Generation job created",
             "job_id": job["job_id"],
             "status": job["status"],
         }, 202
-    stream, mimetype, name = service().generate(ctx.org, package_id, request.format, actor(ctx))
+    stream, mimetype, name = service().generate(ctx.org, package_id, request.format, ctx.actor)
     return flask.Response(
         flask.stream_with_context(stream),
         mimetype=mimetype,
@@ -108,13 +104,12 @@ def import_package(ctx: Context):
         data, environment = service().read_upload(ctx.raw), ctx.request.args.get("environment")
     else:
         data, environment = ctx.body.package_data, ctx.body.environment
-    record = service().import_package(ctx.org, data, environment, actor(ctx))
+    record = service().import_package(ctx.org, data, environment, ctx.actor)
     return {"message": "Package imported successfully", "package": public_package(record)}, 201
 
 
 def deploy(ctx: Context, package_id: str):
-    key = ctx.request.headers.get("Idempotency-Key")
-    deployed = service().deploy(ctx.org, package_id, ctx.body, actor(ctx), key)
+    deployed = service().deploy(ctx.org, package_id, ctx.body, ctx.actor, ctx.idempotency_key)
     if deployed.job is not None:
         job = deployed.job
         message = (
@@ -158,7 +153,7 @@ def get_deployment(ctx: Context, deployment_id: str):
 
 
 def rollback(ctx: Context, deployment_id: str):
-    record = service().rollback(ctx.org, deployment_id, actor(ctx))
+    record = service().rollback(ctx.org, deployment_id, ctx.actor)
     return {"message": "Deployment rolled back", "deployment": public_deployment(record)}
 
 
