@@ -118,11 +118,6 @@ class Context:
             )
         return key
 
-    @property
-    def extra(self) -> dict[str, Any]:
-        """The decoded JSON body under `extra["json"]` (the form handlers used before `json`)."""
-        return {"json": self.json} if self.json is not None else {}
-
 
 def pydantic_details(exc: ValidationError) -> list[dict[str, str]]:
     details = []
