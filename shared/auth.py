@@ -21,6 +21,7 @@ import requests
 
 from shared.config import Settings
 from shared.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
+from shared.lazy import Lazy
 from shared.models.ids import ORG_NAME
 from shared.models.principal import Principal
 
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 PAT_CACHE_SECONDS = 300
 CLOCK_SKEW_SECONDS = 10
+
+
+def process_organisations(settings: Settings) -> OrganisationService:
+    """The process's organisation service (its module loads on the first request)."""
+    from shared.organisations.service import organisations_for
+
+    return organisations_for(settings)
 
 
 def bearer_token(headers: Mapping[str, str]) -> str:
@@ -133,7 +141,7 @@ class Authenticator:
     ):
         self.settings = settings
         self.session = session or requests.Session()
-        self._organisations = organisations
+        self._organisations = Lazy(lambda: organisations or process_organisations(settings))
         self._jwks = jwt.PyJWKClient(
             settings.github_oidc_jwks_url,
             cache_keys=False,
@@ -204,11 +212,7 @@ class Authenticator:
     @property
     def organisations(self) -> OrganisationService:
         """The organisation records (the process's service unless one was given)."""
-        if self._organisations is None:
-            from shared.organisations.service import organisations_for
-
-            self._organisations = organisations_for(self.settings)
-        return self._organisations
+        return self._organisations()
 
     def member_principal(
         self, principal: Principal, *, email: str | None = None, login: str | None = None

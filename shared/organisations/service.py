@@ -13,7 +13,6 @@ import binascii
 import threading
 import time
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -22,6 +21,7 @@ from shared import clock, logs
 from shared.config import Settings
 from shared.errors import BadRequest, Conflict, Forbidden, field_error
 from shared.events import build_event
+from shared.lazy import Lazy
 from shared.models.ids import ORG_NAME
 from shared.models.organisation import (
     ORG_ADMIN_FIELDS,
@@ -189,19 +189,25 @@ class OrganisationService:
         self.settings = settings
         self.cache = RecordCache()
         self._run = run
-        if store is not None:
-            self.store = store
-            self.events = events
+        if store is None:
+            self._events = Lazy(self._control_plane_events)
+            self._store = Lazy(lambda: OrganisationStore(self.events.db))
+        else:
+            self._events, self._store = Lazy(lambda: events), Lazy(lambda: store)
 
-    @cached_property
-    def events(self):
+    def _control_plane_events(self):
         from shared.events import event_sink
 
         return event_sink(self.settings)
 
-    @cached_property
+    @property
+    def events(self):
+        """The event sink of the control-plane database (None: changes emit no events)."""
+        return self._events()
+
+    @property
     def store(self) -> OrganisationStore:
-        return OrganisationStore(self.events.db)
+        return self._store()
 
     def _change(self, org: str, decide, principal: Principal | None, meta: dict | None = None):
         """Apply `decide(stored or None)` -> new record | Unchanged | Delete in one
@@ -491,14 +497,5 @@ def validate(model, payload: Any):
         ) from None
 
 
-_instances: dict[int, OrganisationService] = {}
-_instances_lock = threading.Lock()
-
-
-def organisations_for(settings: Settings) -> OrganisationService:
-    """The process's organisation service for these settings (one cache per process)."""
-    with _instances_lock:
-        service = _instances.get(id(settings))
-        if service is None:
-            service = _instances[id(settings)] = OrganisationService(settings)
-        return service
+# The process's organisation service of a configuration (one cache per process).
+organisations_for = Lazy(OrganisationService, key=id)
