@@ -19,6 +19,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock
 from shared.errors import BadRequest
+from shared.store.firestore import every
 
 DESC = firestore.Query.DESCENDING
 
@@ -102,13 +103,5 @@ class AuditStore:
         self, org: str, filters: dict[str, Any], start: str | None, end: str | None
     ) -> Iterator[dict[str, Any]]:
         """Every matching entry, newest first, read page by page (for streaming exports)."""
-        query = self._query(org, filters, start, end)
-        cursor = None
-        while True:
-            page = query.start_after(cursor) if cursor is not None else query
-            snapshots = list(page.limit(EXPORT_PAGE).stream())
-            for snapshot in snapshots:
-                yield snapshot.to_dict()
-            if len(snapshots) < EXPORT_PAGE:
-                return
-            cursor = snapshots[-1]
+        for snapshot in every(self._query(org, filters, start, end), EXPORT_PAGE):
+            yield snapshot.to_dict()

@@ -41,7 +41,7 @@ from shared import clock
 from shared.errors import BadRequest, NotFound
 from shared.models.deployment import Status
 from shared.models.ids import UUID
-from shared.store.firestore import BoundedCache, StripedLocks
+from shared.store.firestore import BoundedCache, StripedLocks, every
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # Day documents of a queue read per round trip.
@@ -336,12 +336,5 @@ class DeploymentStore:
         if version is not None:
             query = query.where(filter=FieldFilter("version", "==", version))
         query = query.order_by("deployed_at", direction=DESC).order_by("__name__", direction=DESC)
-        cursor = None
-        while True:
-            page = query.start_after(cursor) if cursor is not None else query
-            snapshots = list(page.limit(HISTORY_PAGE).stream())
-            for snapshot in snapshots:
-                yield snapshot.to_dict()
-            if len(snapshots) < HISTORY_PAGE:
-                return
-            cursor = snapshots[-1]
+        for snapshot in every(query, HISTORY_PAGE):
+            yield snapshot.to_dict()

@@ -86,6 +86,18 @@ def commit(batch) -> None:
         raise Stale(str(exc)) from None
 
 
+def every(query, page_size: int):
+    """Every snapshot `query` matches, read `page_size` at a time (cursor after the last)."""
+    cursor = None
+    while True:
+        page = query.start_after(cursor) if cursor is not None else query
+        snapshots = list(page.limit(page_size).stream())
+        yield from snapshots
+        if len(snapshots) < page_size:
+            return
+        cursor = snapshots[-1]
+
+
 class BoundedCache:
     """A thread-safe mapping that forgets its oldest entries past `size` (for immutable facts)."""
 

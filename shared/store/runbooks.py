@@ -12,7 +12,7 @@ from shared import clock
 from shared.errors import NotFound
 from shared.models import runbook as runbooks
 from shared.models.ids import UUID
-from shared.store.firestore import run_transaction
+from shared.store.firestore import every, run_transaction
 
 if TYPE_CHECKING:
     from shared.auth import Principal
@@ -107,25 +107,11 @@ class RunbookStore:
             query = query.where(filter=FieldFilter("tags", "array_contains", tag))
         found = [
             record
-            for record in self._every(query)
+            for record in (_shown(s.to_dict()) for s in every(query.order_by("__name__"), PAGE))
             if runbooks.matches_text(record, q)
             and (tag is None or tag in (record.get("tags") or []))
         ]
         return sorted(found, key=lambda r: r["updated_at"], reverse=True)
-
-    @staticmethod
-    def _every(query):
-        """Every document of `query`, read page by page."""
-        query = query.order_by("__name__")
-        cursor = None
-        while True:
-            page = query.start_after(cursor) if cursor is not None else query
-            snapshots = list(page.limit(PAGE).stream())
-            for snapshot in snapshots:
-                yield _shown(snapshot.to_dict())
-            if len(snapshots) < PAGE:
-                return
-            cursor = snapshots[-1]
 
     def for_deployment(self, org: str, record: dict[str, Any]) -> list[dict[str, Any]]:
         """The runbooks of a deployment's service and/or environment."""
