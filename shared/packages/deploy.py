@@ -19,8 +19,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from google.cloud import firestore
-
 from shared import clock, logs
 from shared.jobs.errors import JobCancelled, Superseded
 from shared.models.package import DeploymentStatus, action_record, deployment_move
@@ -39,19 +37,20 @@ from shared.packages.writer import (
     WriteRefused,
     undo,
 )
+from shared.store.environment import EnvironmentDatabase
 from shared.store.packages import PackageStore
 
 log = logs.get("packages.deploy")
 READ_THREADS = 4
 
 
-def target_client(settings, org: str, environment: str):
-    """The Firestore client of one of the organisation's environments (400 if not granted)."""
+def environment_db(settings, org: str, environment: str) -> EnvironmentDatabase:
+    """The database of one of the organisation's environments (400 if not granted)."""
     from shared.organisations.service import organisations_for
     from shared.store import firestore as fs
 
     target = organisations_for(settings).environment_for(org, environment)
-    return fs.client(target["project"], target["database"])
+    return EnvironmentDatabase(fs.client(target["project"], target["database"]))
 
 
 class PackageDeploy:
@@ -63,7 +62,7 @@ class PackageDeploy:
         org: str,
         package: dict[str, Any],
         record: dict[str, Any],
-        target: firestore.Client,
+        target: EnvironmentDatabase,
         options: dict[str, Any],
         checkpoint: Checkpoint | None = None,
     ):

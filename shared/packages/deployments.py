@@ -21,7 +21,7 @@ from shared.models.package import (
     deployment_move,
     require_usable,
 )
-from shared.packages.deploy import PackageDeploy, target_client
+from shared.packages.deploy import PackageDeploy, environment_db
 from shared.packages.pack import environment_or_400
 from shared.packages.writer import undo
 from shared.store.jobs import JobStore
@@ -122,7 +122,7 @@ class PackageDeployments:
         }
 
     def run_deploy(self, org, package, record, options, checkpoint) -> dict[str, Any]:
-        target = target_client(self.settings, org, record["environment"])
+        target = environment_db(self.settings, org, record["environment"])
         engine = PackageDeploy(self.store, org, package, record, target, options, checkpoint)
         return engine.run()
 
@@ -142,7 +142,10 @@ class PackageDeployments:
             org, deployment_id, {"status": undoing, "progress_at": clock.now_text()}
         )
         restored = undo(
-            self.store, org, deployment_id, target_client(self.settings, org, record["environment"])
+            self.store,
+            org,
+            deployment_id,
+            environment_db(self.settings, org, record["environment"]),
         )
         now = clock.now_text()
         changes = {
@@ -177,7 +180,7 @@ class PackageDeployments:
             self.store,
             org,
             deployment["id"],
-            target_client(self.settings, org, deployment["environment"]),
+            environment_db(self.settings, org, deployment["environment"]),
         )
         self.store.update_deployment(
             org,
@@ -211,7 +214,7 @@ class PackageDeployments:
                 self.store,
                 run.org,
                 existing["id"],
-                target_client(self.settings, run.org, existing["environment"]),
+                environment_db(self.settings, run.org, existing["environment"]),
             )
         record = self.new_deployment(
             package,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from shared import clock
@@ -65,12 +64,6 @@ def environment_or_400(settings, org: str, name: str, field: str = "environment"
     return organisations_for(settings).environment_for(org, name, field)
 
 
-def iter_collection(db, name: str) -> Iterator[Any]:
-    """Every document of a top-level collection, in document-id order, as one stream (the
-    client resumes it after a transient error; pages with cursors are far slower)."""
-    return db.collection(name).order_by("__name__").stream()
-
-
 def parse_filters(body: PackageCreate) -> dict[str, list[where.Condition]]:
     conditions = {}
     for name, clause in ((body.filter.where_clause or {}) if body.filter else {}).items():
@@ -110,13 +103,13 @@ def pack(
     settings, store: PackageStore, org: str, body: PackageCreate, actor: str | None
 ) -> dict[str, Any]:
     """Read the selection from the source environment, store it in chunks; the package record."""
-    from shared.packages.deploy import target_client
+    from shared.packages.deploy import environment_db
 
     environment_or_400(settings, org, body.environment)
     conditions = parse_filters(body)
     specs = table_specs(body)
     excludes = (body.filter.exclude_columns or {}) if body.filter else {}
-    source = target_client(settings, org, body.environment)
+    source = environment_db(settings, org, body.environment)
     started, started_at = time.monotonic(), clock.now_text()
     package_id = new_id()
     package_type = body.package_type.value
@@ -182,7 +175,7 @@ def _read_selection(store, org, package_id, source, body, specs, conditions, exc
 def _pack_table(writer, source, spec, package_type, conditions, excluded) -> None:
     pk = spec.get("primary_key")
     seen: set[str] = set()
-    for snap in iter_collection(source, spec["name"]):
+    for snap in source.stream(spec["name"]):
         data = snap.to_dict() or {}
         if conditions and not where.matches(conditions, data):
             continue

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
-
 from shared.packages import codec
+from shared.store.environment import EnvironmentDatabase
 
 MAX_CACHE = 200_000
 # A target collection with at most this many documents has its ids listed once (keys only),
@@ -18,7 +16,7 @@ ID_LIST_LIMIT = 100_000
 class TargetIndex:
     """Existence of target documents (and of referenced values), cached for one deploy."""
 
-    def __init__(self, target: firestore.Client, read_size: int, pool):
+    def __init__(self, target: EnvironmentDatabase, read_size: int, pool):
         self.target = target
         self.read_size = read_size
         self.pool = pool  # reads of one group's slices run side by side
@@ -36,9 +34,7 @@ class TargetIndex:
     def ids(self, collection: str) -> set[str] | None:
         """The document ids of a target collection (listed once), None when it is too big."""
         if collection not in self._ids:
-            query = self.target.collection(collection).select([]).limit(ID_LIST_LIMIT + 1)
-            ids = {snap.id for snap in query.stream()}
-            self._ids[collection] = ids if len(ids) <= ID_LIST_LIMIT else None
+            self._ids[collection] = self.target.ids(collection, ID_LIST_LIMIT)
         return self._ids[collection]
 
     def existing(self, collection: str, keys: list[str], keep_data: bool = False) -> dict[str, Any]:
@@ -64,23 +60,20 @@ class TargetIndex:
 
     def _read(self, collection: str, todo: list[str], keep_data: bool) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        coll = self.target.collection(collection)
         slices = [
-            [coll.document(k) for k in todo[start : start + self.read_size]]
-            for start in range(0, len(todo), self.read_size)
+            todo[start : start + self.read_size] for start in range(0, len(todo), self.read_size)
         ]
         if len(slices) > 1:
-            results = list(self.pool.map(lambda refs: list(self.target.get_all(refs)), slices))
+            results = list(
+                self.pool.map(lambda keys: self.target.get_many(collection, keys), slices)
+            )
         else:
-            results = [list(self.target.get_all(refs)) for refs in slices]
-        for refs, snaps in zip(slices, results, strict=True):
-            present = set()
-            for snap in snaps:
-                if snap.exists:
-                    present.add(snap.id)
-                    found[snap.id] = codec.encode_value(snap.to_dict()) if keep_data else True
-            for ref in refs:
-                self.remember((collection, ref.id), ref.id in present)
+            results = [self.target.get_many(collection, keys) for keys in slices]
+        for keys, present in zip(slices, results, strict=True):
+            for key, data in present.items():
+                found[key] = codec.encode_value(data) if keep_data else True
+            for key in keys:
+                self.remember((collection, key), key in present)
         return found
 
     def has_value(self, table: str, column: str, value: Any, by_key: bool) -> bool:
@@ -90,24 +83,10 @@ class TargetIndex:
             return key in self.existing(table, [key])
         marker = (f"{table}#{column}", codec.canonical(value))
         if marker not in self.known:
-            query = (
-                self.target.collection(table)
-                .where(filter=FieldFilter(column, "==", codec.decode_value(value, self.target)))
-                .limit(1)
-            )
-            self.remember(marker, any(True for _ in query.stream()))
+            decoded = codec.decode_value(value, self.target.client)
+            self.remember(marker, self.target.has_value(table, column, decoded))
         return self.known[marker]
 
     def max_key(self, collection: str, pk: str) -> int:
         """The largest integer primary key of a target collection (0 when none)."""
-        query = (
-            self.target.collection(collection)
-            .where(filter=FieldFilter(pk, ">=", -(2**63)))
-            .order_by(pk, direction=firestore.Query.DESCENDING)
-            .limit(1)
-        )
-        for snap in query.stream():
-            value = snap.get(pk)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return int(value)
-        return 0
+        return self.target.max_number(collection, pk)

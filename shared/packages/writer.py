@@ -15,11 +15,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.cloud import firestore
-
 from shared import clock
 from shared.packages import codec
 from shared.packages.plan import MAX_COMMIT_WRITES
+from shared.store.environment import EnvironmentDatabase
 from shared.store.packages import PackageStore
 
 COMMITS_IN_FLIGHT = 3
@@ -69,7 +68,7 @@ class JournalWriter:
         self.store: PackageStore = store
         self.org = org
         self.deployment_id = deployment_id
-        self.target: firestore.Client = target
+        self.target: EnvironmentDatabase = target
         self.pool = pool
         self.checkpoint: Checkpoint | None = checkpoint
         self.continue_on_error = continue_on_error
@@ -161,31 +160,22 @@ class JournalWriter:
         return refused
 
     def _set_all(self, writes: list[Write]) -> None:
-        batch = self.target.batch()
-        for write in writes:
-            ref = self.target.collection(write.collection).document(write.key)
-            batch.set(ref, codec.decode_value(write.data, self.target), merge=write.merge)
-        batch.commit()
+        client = self.target.client
+        self.target.set_many(
+            [(w.collection, w.key, codec.decode_value(w.data, client), w.merge) for w in writes]
+        )
 
 
-def undo(store: PackageStore, org: str, deployment_id: str, target: firestore.Client) -> int:
+def undo(store: PackageStore, org: str, deployment_id: str, target: EnvironmentDatabase) -> int:
     """Restore every document in the deployment's journal to its before-image (created ones
     deleted), newest first; then clear the journal. Idempotent. Returns documents restored."""
-    restored = 0
-    batch, pending = target.batch(), 0
-    for entries in store.iter_journal_reversed(org, deployment_id):
-        for collection, key, before in reversed(entries):
-            ref = target.collection(collection).document(key)
-            if before is None:
-                batch.delete(ref)
-            else:
-                batch.set(ref, codec.decode_value(before, target))
-            pending += 1
-            restored += 1
-            if pending == MAX_COMMIT_WRITES:
-                batch.commit()
-                batch, pending = target.batch(), 0
-    if pending:
-        batch.commit()
+
+    def documents():
+        for entries in store.iter_journal_reversed(org, deployment_id):
+            for collection, key, before in reversed(entries):
+                data = None if before is None else codec.decode_value(before, target.client)
+                yield collection, key, data
+
+    restored = target.restore(documents())
     store.clear_journal(org, deployment_id)
     return restored
