@@ -65,13 +65,20 @@ def run_task(ctx: Context):
         # Not acknowledged: a job is stored before its task exists, so an unknown one
         # means a worker pointed at the wrong database; the queue's retry limit ends it.
         raise NotFound(outcome.reason or f"job {body.job_id} not found", code="job_not_found")
-    payload: dict = {"status": outcome.status}
+    return answer(outcome)
+
+
+def answer(outcome: JobOutcome) -> tuple[dict, int]:
+    """What Cloud Tasks hears: `ignored` (with the job's status) when there was nothing to
+    do, `busy` while an earlier attempt runs, else the job's status after this delivery."""
     if outcome.outcome == Outcome.done:
         payload = {"status": "ignored", "job_status": outcome.status}
+    elif outcome.outcome == Outcome.busy:
+        payload = {"status": "busy"}
+    else:
+        payload = {"status": outcome.status}
     if outcome.reason:
         payload["reason"] = outcome.reason
-    if outcome.outcome == Outcome.busy:
-        payload["status"] = "busy"
     return payload, STATUS[outcome.outcome]
 
 
