@@ -88,12 +88,12 @@ class CacheStats:
 
 
 class RecordCache:
-    """Records by organisation for at most `ttl` seconds (absent records cached as None)."""
+    """Records by organisation for at most `ttl` seconds (absent ones as their empty form)."""
 
     def __init__(self, ttl: float = CACHE_SECONDS, size: int = CACHE_SIZE):
         self.ttl, self.size = ttl, size
         self.stats = CacheStats()
-        self._items: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._items: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def get(self, org: str) -> tuple[bool, dict[str, Any] | None]:
@@ -105,7 +105,7 @@ class RecordCache:
             self.stats.count(hit=True)
             return True, item[1]
 
-    def put(self, org: str, record: dict[str, Any] | None) -> None:
+    def put(self, org: str, record: dict[str, Any]) -> None:
         with self._lock:
             if len(self._items) >= self.size:
                 now = time.monotonic()
@@ -248,18 +248,15 @@ class OrganisationService:
 
     # -- reading --------------------------------------------------------------------
 
-    def stored(self, org: str) -> dict[str, Any] | None:
-        """The stored record (None when there is none), at most CACHE_SECONDS old."""
+    def record(self, org: str) -> dict[str, Any]:
+        """The record with every field present (an organisation with none has empty lists),
+        at most CACHE_SECONDS old. Shared by readers: never change it."""
         org = org.lower()
         found, record = self.cache.get(org)
         if not found:
-            record = self.store.get(org)
+            record = normalised(org, self.store.get(org))
             self.cache.put(org, record)
         return record
-
-    def record(self, org: str) -> dict[str, Any]:
-        """The record with every field present; an organisation with none has empty lists."""
-        return normalised(org.lower(), self.stored(org))
 
     def list(self, limit: int, page_token: str | None) -> tuple[list[dict], str | None]:
         after = decode_page_token(page_token) if page_token else None
