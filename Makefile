@@ -34,9 +34,11 @@ test: init ## Run every test (starts and stops the emulators it needs)
 test-unit: init ## Run the unit tests only (no emulators)
 	$(PY) -m pytest tests/unit
 
-lint: init ## Lint and check formatting with ruff, audit the locked dependencies
+lint: init ## Lint, check formatting, the layers (import-linter), dead code (vulture), workflows, dependency audit
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) scripts/dead_code.py
 	$(PY) -m check_jsonschema --builtin-schema vendor.github-workflows examples/github/*.yml
 	$(PY) -m check_jsonschema --builtin-schema vendor.github-actions action.yml
 	$(PY) scripts/audit_deps.py

@@ -11,7 +11,15 @@ import sys
 from collections.abc import Sequence
 
 from cli import __version__
-from cli.commands import canary, deployments, governance, openapi, packages, release
+from cli.commands import (
+    canary,
+    deployments,
+    governance,
+    openapi,
+    organisations,
+    packages,
+    release,
+)
 from cli.errors import EXIT_FAILURE, ApiFailure, CliError
 from cli.runtime import Runtime
 from cli.terminal import SafeStream
@@ -106,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     packages.register(commands, common)
     canary.register(commands, common)
     governance.register(commands, common)
+    organisations.register(commands, common)
     openapi.register(commands, common)
     release.register(commands, common)
     return parser

@@ -61,6 +61,7 @@ class Runtime:
                 mode=getattr(self.args, "auth", None),
                 audience=getattr(self.args, "audience", None),
             )
+            self._credentials.org_required = not getattr(self.args, "platform", False)
         return self._credentials
 
     def base_url(self, part: str) -> str:

@@ -25,6 +25,25 @@ FIRESTORE_PORT, PUBSUB_PORT, FAKES_PORT = 8200, 8201, 8202
 FUNCTIONS = {"deployments": 8081, "packages": 8082, "worker": 8083, "canary": 8084, "events": 8085}
 QUEUE = f"projects/{PROJECT}/locations/local/queues/deployq"
 TOPIC = "deployq-events"
+REGION = "europe-west1"
+# The Cloud Run service the fake serves at start: stable revision 1, a canary revision 2.
+SERVICES = [
+    {
+        "project": PROJECT,
+        "region": REGION,
+        "service": "web",
+        "revisions": ["web-00001-abc", "web-00002-def"],
+        "traffic": [{"revision": "web-00001-abc", "percent": 100}],
+    }
+]
+# Organisation acme, registered at start: what a platform admin would grant a new tenant.
+ACME = {
+    "name": "acme",
+    "environments": {env: {"project": PROJECT, "database": env} for env in ("dev", "staging")},
+    "cloud_run_services": [f"projects/{PROJECT}/locations/{REGION}/services/*"],
+    "members": [],
+    "github": {"owner_id": None, "rules": []},
+}
 
 
 def function_env() -> dict[str, str]:
@@ -43,11 +62,22 @@ def function_env() -> dict[str, str]:
         "MONITORING_API_ENDPOINT": f"127.0.0.1:{FAKES_PORT}",
         "PACKAGES_URL": f"http://127.0.0.1:{FUNCTIONS['packages']}",
         "CANARY_URL": f"http://127.0.0.1:{FUNCTIONS['canary']}",
-        "ENVIRONMENTS": json.dumps(
-            {env: {"project": PROJECT, "database": env} for env in ("dev", "staging", "production")}
-        ),
     }
     return {**env, **{k: v for k, v in os.environ.items() if k in env and k != "AUTH_ENABLED"}}
+
+
+def register_acme(env: dict[str, str]) -> None:
+    """Write organisation acme's record (environments dev and staging, the fake's services),
+    unless it exists already, so a first package and canary work at once."""
+    os.environ["FIRESTORE_EMULATOR_HOST"] = env["FIRESTORE_EMULATOR_HOST"]
+    from google.cloud import firestore
+
+    from shared import clock
+
+    ref = firestore.Client(project=PROJECT).collection("organisations").document("acme")
+    if not ref.get().exists:
+        now = clock.now_text()
+        ref.set({**ACME, "created_at": now, "updated_at": now})
 
 
 def create_push_subscription(env: dict[str, str]) -> None:
@@ -127,8 +157,18 @@ def main() -> int:
         running.append(pubsub)
         print(f"pubsub emulator      {pubsub.host}")
         if (ROOT / "tests" / "fakes" / "__main__.py").exists():
+            seed = log_dir.parent / "fake-services.json"
+            seed.write_text(json.dumps({"services": SERVICES}))
             fakes = Process(
-                [sys.executable, "-m", "tests.fakes", "--port", str(FAKES_PORT)],
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.fakes",
+                    "--port",
+                    str(FAKES_PORT),
+                    "--seed",
+                    str(seed),
+                ],
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
                 log=log_dir / "fakes.log",
                 cwd=str(ROOT),
@@ -142,6 +182,11 @@ def main() -> int:
                 continue
             running.append(start_function(name, port, env, log_dir))
             print(f"{name:<20} http://127.0.0.1:{port}")
+        register_acme(env)
+        print(
+            "organisation acme    environments dev, staging; Cloud Run services "
+            f"projects/{PROJECT}/locations/{REGION}/services/*"
+        )
         if (ROOT / "functions" / "events" / "main.py").exists():
             create_push_subscription(env)
         if env["AUTH_ENABLED"] == "false":

@@ -20,26 +20,26 @@ from shared.governance.consumer import (
     decode_message,
     is_deployq_event,
 )
+from shared.lazy import Lazy
 from shared.store import firestore as fs
 
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
 log = logs.get("events")
-_consumer: EventConsumer | None = None
 
 
-def consumer() -> EventConsumer:
-    global _consumer
-    if _consumer is None:
-        monitoring = None
-        # Custom metrics on Google (K_SERVICE is set on Cloud Functions) or a configured fake.
-        if SETTINGS.monitoring_api_endpoint or os.environ.get("K_SERVICE"):
-            from shared.google.monitoring import Monitoring
+def _make_consumer() -> EventConsumer:
+    monitoring = None
+    # Custom metrics on Google (K_SERVICE is set on Cloud Functions) or a configured fake.
+    if SETTINGS.monitoring_api_endpoint or os.environ.get("K_SERVICE"):
+        from shared.google.monitoring import Monitoring
 
-            monitoring = Monitoring(SETTINGS)
-        db = fs.client(SETTINGS.project, SETTINGS.firestore_database)
-        _consumer = EventConsumer(db, monitoring=monitoring)
-    return _consumer
+        monitoring = Monitoring(SETTINGS)
+    db = fs.client(SETTINGS.project, SETTINGS.firestore_database)
+    return EventConsumer(db, monitoring=monitoring)
+
+
+consumer = Lazy(_make_consumer)
 
 
 @functions_framework.errorhandler(Exception)

@@ -16,6 +16,7 @@ from typing import Any
 from shared import bodies, clock, logs
 from shared.governance import metrics, notify
 from shared.governance.audit import entry_from_event
+from shared.governance.dora import DoraService
 from shared.models.ids import ORG_NAME
 from shared.store.audit import AuditStore
 from shared.store.dora import DoraStore
@@ -66,7 +67,7 @@ class EventConsumer:
 
     def __init__(self, db, monitoring=None, notifier_session=None):
         self.audit = AuditStore(db)
-        self.dora = DoraStore(db)
+        self.dora = DoraService(DoraStore(db))
         self.notifications = NotificationStore(db)
         self.monitoring = monitoring  # a shared.google.monitoring.Monitoring, or None
         self.session = notifier_session

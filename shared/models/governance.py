@@ -17,7 +17,7 @@ from pydantic import (
 
 from shared import clock
 from shared.config import ROLES
-from shared.governance.policy import minutes
+from shared.models.policy import minutes
 
 Name = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=256)]
 OptionalName = Optional[Annotated[str, StringConstraints(strict=True, max_length=256)]]
@@ -116,25 +116,6 @@ class RejectBody(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
 
     comment: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=2000)]
-
-
-class Approval(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    actor: str
-    decision: Literal["approved", "rejected"]
-    comment: Optional[str] = None
-    time: str
-
-
-class RunbookRef(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    id: str
-    title: str
-    service: Optional[str] = None
-    environment: Optional[str] = None
-    tags: list[str] = Field(default_factory=list)
 
 
 # -- audit log --------------------------------------------------------------------

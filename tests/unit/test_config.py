@@ -24,13 +24,13 @@ def test_lists_and_json_are_parsed():
             "ALLOWED_ORGANISATIONS": " Acme, Globex ,",
             "ORG_ACCESS": '{"Acme": {"Ann@Example.com": "admin"}}',
             "INTERNAL_SERVICE_ACCOUNTS": "a@x.iam.gserviceaccount.com",
-            "ENVIRONMENTS": '{"dev": {"project": "p", "database": "dev"}}',
+            "PLATFORM_ADMINS": " Root@Example.com , ops@example.com",
             "GITHUB_OIDC_ISSUER": "http://127.0.0.1:1/github/",
         }
     )
     assert settings.allowed_organisations == ("acme", "globex")
     assert settings.org_access == {"acme": {"ann@example.com": "admin"}}
-    assert settings.environments["dev"]["database"] == "dev"
+    assert settings.platform_admins == ("root@example.com", "ops@example.com")
     assert settings.github_oidc_jwks_url == "http://127.0.0.1:1/github/.well-known/jwks"
 
 
@@ -41,7 +41,6 @@ def test_lists_and_json_are_parsed():
         ({"AUTH_ENABLED": "false", "K_SERVICE": "deployments"}, "AUTH_ENABLED"),
         ({"ORG_ACCESS": "{"}, "ORG_ACCESS"),
         ({"ORG_ACCESS": '{"acme": {"a@b.c": "owner"}}'}, "ORG_ACCESS"),
-        ({"ENVIRONMENTS": "[]"}, "ENVIRONMENTS"),
         ({"JOB_DEADLINE_SECONDS": "soon"}, "JOB_DEADLINE_SECONDS"),
         ({"TASKS_QUEUE": "deployq"}, "TASKS_QUEUE"),
         ({"GITHUB_API_URL": "ftp://x"}, "GITHUB_API_URL"),

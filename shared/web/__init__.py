@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import flask
@@ -30,6 +30,7 @@ from shared.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
+from shared.lazy import Lazy
 
 MAX_BODY_BYTES = 1024 * 1024
 log = logs.get("web")
@@ -49,7 +50,7 @@ class Route:
     path: str
     method: str
     handler: Callable[..., Any]
-    auth: str = "tenant"  # tenant | internal | public
+    auth: str = "tenant"  # tenant | internal | platform | public
     role: str = "viewer"
     # Models, or "module:Name" references imported when the route is first served (or
     # the OpenAPI document built), so a function's cold start loads only what it uses.
@@ -70,7 +71,12 @@ class Route:
 
 @dataclass
 class Context:
-    """What a handler gets: the request, the caller and the validated inputs."""
+    """What a handler gets: the request, the caller and the validated inputs.
+
+    `body` and `query` are the route's validated models, `json` the decoded JSON body,
+    `principal`/`actor` the caller, `meta` what the audit log keeps of the request (ip,
+    user agent) and `idempotency_key` the validated `Idempotency-Key` header.
+    """
 
     request: flask.Request
     settings: Settings
@@ -79,12 +85,19 @@ class Context:
     query: Any = None
     body: Any = None
     raw: bytes | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
 
     @property
     def org(self) -> str:
         assert self.principal is not None and self.principal.organisation
         return self.principal.organisation
+
+    @property
+    def actor(self) -> str | None:
+        """Who is calling, as the audit log names them (login, email, `actor` claim)."""
+        if self.principal is None:
+            return None
+        return self.principal.actor or self.principal.subject
 
     @property
     def ip(self) -> str | None:
@@ -97,6 +110,24 @@ class Context:
     @property
     def user_agent(self) -> str | None:
         return self.request.headers.get("User-Agent")
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The request as events and the audit log record it."""
+        return {"ip": self.ip, "user_agent": self.user_agent}
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The `Idempotency-Key` header (1 to 255 printable characters, else 400), or None."""
+        key = self.request.headers.get("Idempotency-Key")
+        if key is None:
+            return None
+        if not 1 <= len(key) <= 255 or not key.isprintable():
+            raise BadRequest(
+                "Idempotency-Key must be 1 to 255 printable characters",
+                details=[{"field": "Idempotency-Key", "error": "invalid"}],
+            )
+        return key
 
 
 def pydantic_details(exc: ValidationError) -> list[dict[str, str]]:
@@ -173,7 +204,7 @@ class Api:
             ),
             *routes,
         ]
-        self._authenticator: Authenticator | None = None
+        self._authenticator = Lazy(lambda: Authenticator(self.settings))
         self._resolved: dict[int, Route] = {}
         _json_framework_errors()
         self._map = Map(
@@ -184,9 +215,7 @@ class Api:
 
     @property
     def authenticator(self) -> Authenticator:
-        if self._authenticator is None:
-            self._authenticator = Authenticator(self.settings)
-        return self._authenticator
+        return self._authenticator()
 
     def handle(self, request: flask.Request):
         """Serve one request; never lets an exception escape as a traceback."""
@@ -242,6 +271,8 @@ class Api:
             return None
         if route.auth == "internal":
             return self.authenticator.authenticate_internal(request.headers)
+        if route.auth == "platform":
+            return self.authenticator.authenticate_platform(request.headers)
         principal = self.authenticator.authenticate(request.headers)
         principal.require(route.role)
         return principal
@@ -304,7 +335,7 @@ class Api:
             ctx.body = route.body.model_validate(payload)
         except ValidationError as exc:
             raise validation_error(exc, "request body") from None
-        ctx.extra["json"] = payload
+        ctx.json = payload
 
     @staticmethod
     def _respond(route: Route, result: Any):
@@ -331,62 +362,10 @@ class Api:
 
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document, generated from the routes and their pydantic models."""
-        from pydantic.json_schema import models_json_schema
+        from shared.web.openapi import document
 
         routes = [self.route(index) for index in range(len(self.routes))]
-        models: list[type[BaseModel]] = []
-        for route in routes:
-            for model in (route.body, *map(_model_of, _success(route).values())):
-                if model is not None and model not in models:
-                    models.append(model)
-        _, schema = models_json_schema(
-            [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
-        )
-        components = schema.get("$defs", {})
-        components["Error"] = {
-            "type": "object",
-            "required": ["error", "code", "details"],
-            "properties": {
-                "error": {"type": "string"},
-                "code": {"type": "string"},
-                "details": {"type": "array", "items": {}},
-            },
-        }
-        paths: dict[str, dict[str, Any]] = {}
-        for route in routes:
-            path = _openapi_path(route.path)
-            operation: dict[str, Any] = {
-                "summary": route.summary,
-                "operationId": route.handler.__name__,
-                "parameters": _parameters(route, components),
-                "responses": _responses(route),
-            }
-            if route.tags:
-                operation["tags"] = list(route.tags)
-            if route.auth != "public":
-                operation["security"] = [{"bearer": []}]
-            if route.body is not None or route.raw_body:
-                content = {}
-                if route.body is not None:
-                    content["application/json"] = {
-                        "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}
-                    }
-                for mimetype in route.raw_body:
-                    content[mimetype] = {"schema": {"type": "string", "format": "binary"}}
-                operation["requestBody"] = {
-                    "required": not route.body_optional,
-                    "content": content,
-                }
-            paths.setdefault(path, {})[route.method.lower()] = operation
-        return {
-            "openapi": "3.1.0",
-            "info": {"title": self.title, "version": self.version},
-            "paths": paths,
-            "components": {
-                "schemas": components,
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            },
-        }
+        return document(self.title, self.version, routes)
 
 
 def _json_framework_errors() -> None:
@@ -430,21 +409,6 @@ def _load_response(reference: Any) -> Any:
     return _load(reference)
 
 
-def _model_of(response: Any) -> type[BaseModel] | None:
-    if isinstance(response, list):
-        response = response[0]
-    if isinstance(response, type) and issubclass(response, BaseModel):
-        return response
-    return None
-
-
-def _success(route: Route) -> dict[int, Any]:
-    """{status: response spec} of a route's success answers."""
-    if isinstance(route.response, dict):
-        return dict(route.response)
-    return {route.status: route.response}
-
-
 def _error_envelope(result: Any, status: int) -> dict[str, Any]:
     """A handler's error answer in the one error shape (its own keys kept beside it)."""
     if isinstance(result, dict) and {"error", "code", "details"} <= set(result):
@@ -458,75 +422,3 @@ def _error_envelope(result: Any, status: int) -> dict[str, Any]:
         "code": str(extra.get("code") or code),
         "details": extra.get("details") if isinstance(extra.get("details"), list) else [],
     }
-
-
-def _openapi_path(path: str) -> str:
-    import re
-
-    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", path)
-
-
-def _parameters(route: Route, components: dict[str, Any]) -> list[dict[str, Any]]:
-    """Path, query and tenant header parameters; types the query refers to join `components`."""
-    import re
-
-    params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", route.path)
-    ]
-    if route.query is not None:
-        schema = route.query.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, definition in schema.get("$defs", {}).items():
-            components.setdefault(name, definition)
-        required = set(schema.get("required", []))
-        for name, prop in schema.get("properties", {}).items():
-            prop = {k: v for k, v in prop.items() if k != "title"}
-            params.append(
-                {"name": name, "in": "query", "required": name in required, "schema": prop}
-            )
-    if route.auth == "tenant":
-        params.append(
-            {
-                "name": "X-Organisation",
-                "in": "header",
-                "required": False,
-                "description": "tenant, required with Google ID tokens and GitHub PATs",
-                "schema": {"type": "string"},
-            }
-        )
-    return params
-
-
-def _responses(route: Route) -> dict[str, Any]:
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    responses: dict[str, Any] = {}
-    for status, spec in sorted(_success(route).items()):
-        model = _model_of(spec)
-        if status == 204:
-            responses["204"] = {"description": "no content"}
-        elif isinstance(spec, Raw):
-            content = {
-                media: {"schema": {"type": "object"}}
-                if media == "application/json"
-                else {"schema": {"type": "string", "format": "binary"}}
-                for media in spec.media_types
-            }
-            responses[str(status)] = {"description": "success", "content": content}
-        elif model is not None:
-            schema: dict[str, Any] = {"$ref": f"#/components/schemas/{model.__name__}"}
-            if isinstance(spec, list):
-                schema = {"type": "array", "items": schema}
-            responses[str(status)] = {
-                "description": "success",
-                "content": {"application/json": {"schema": schema}},
-            }
-        else:
-            responses[str(status)] = {"description": "success"}
-    codes = ["400"] + (["401", "403"] if route.auth != "public" else []) + ["404", "409"]
-    if route.body is not None or route.raw_body:
-        codes += ["413", "415"]
-    if route.auth != "public":
-        codes.append("503")  # a backing service is unavailable; retry
-    for code in codes:
-        responses.setdefault(code, {"description": "error", "content": error})
-    return responses
