@@ -50,10 +50,13 @@ class Stack:
 
 
 @pytest.fixture
-def stack(base_env, fake_apis):
-    """The canary function, then the deployments function whose discovery names it."""
+def stack(base_env, fake_apis, project):
+    """The canary function, then the deployments function whose discovery names it; acme is
+    granted the fake's Cloud Run services."""
+    from tests.support.organisations import grant_canary_services
     from tests.support.packages import AppServer
 
+    grant_canary_services(project)
     fake_apis.reset()
     for name in ("CLOUD_RUN_API_ENDPOINT", "MONITORING_API_ENDPOINT"):
         os.environ[name] = fake_apis.address
