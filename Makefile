@@ -9,7 +9,10 @@ PYTHON ?= python3
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-init: $(VENV)/.installed ## Create the virtualenv and install runtime + dev dependencies
+init: $(VENV)/.installed functions/console/static/index.html ## Create the virtualenv, install runtime + dev dependencies, build the console
+
+functions/console/static/index.html: console/package-lock.json $(wildcard console/src/*) console/build.mjs
+	cd console && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +42,6 @@ bench: init ## Run the benchmarks (not tests): prints ratios against same-run ba
 	$(PY) -m bench
 
 clean: ## Remove the virtualenvs and caches
-	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache build
+	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache build console/node_modules functions/console/static
 
 -include terraform/terraform.mk

@@ -23,6 +23,8 @@ from tests.support.emulators import Emulator, Process, start_function  # noqa: E
 PROJECT = os.environ.get("GOOGLE_CLOUD_PROJECT", "deployq-local")
 FIRESTORE_PORT, PUBSUB_PORT, FAKES_PORT = 8200, 8201, 8202
 FUNCTIONS = {"deployments": 8081, "packages": 8082, "worker": 8083, "canary": 8084, "events": 8085}
+FUNCTIONS["console"] = 8086  # the web console (docs/console.md)
+DEMO = os.environ.get("DEMO", "1") != "0"  # seed organisation acme (scripts/demo.py)
 QUEUE = f"projects/{PROJECT}/locations/local/queues/deployq"
 TOPIC = "deployq-events"
 
@@ -41,11 +43,24 @@ def function_env() -> dict[str, str]:
         "EVENTS_TOPIC": TOPIC,
         "CLOUD_RUN_API_ENDPOINT": f"127.0.0.1:{FAKES_PORT}",
         "MONITORING_API_ENDPOINT": f"127.0.0.1:{FAKES_PORT}",
+        **console_env(),
         "ENVIRONMENTS": json.dumps(
             {env: {"project": PROJECT, "database": env} for env in ("dev", "staging", "production")}
         ),
     }
     return {**env, **{k: v for k, v in os.environ.items() if k in env and k != "AUTH_ENABLED"}}
+
+
+def console_env() -> dict[str, str]:
+    """The console's API addresses, and CORS on the APIs for the console's origin."""
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in FUNCTIONS.items()}
+    origins = f"{urls['console']},http://localhost:{FUNCTIONS['console']}"
+    return {
+        "CONSOLE_ORIGIN": origins,
+        "DEPLOYMENTS_URL": urls["deployments"],
+        "PACKAGES_URL": urls["packages"],
+        "CANARY_URL": urls["canary"],
+    }
 
 
 def create_push_subscription(env: dict[str, str]) -> None:
@@ -115,6 +130,7 @@ def main() -> int:
     log_dir = ROOT / ".dev" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     running: list = []
+    seeding = None
     env = function_env()
     stop = threading.Event()
     try:
@@ -126,7 +142,9 @@ def main() -> int:
         print(f"pubsub emulator      {pubsub.host}")
         if (ROOT / "tests" / "fakes" / "__main__.py").exists():
             fakes = Process(
-                [sys.executable, "-m", "tests.fakes", "--port", str(FAKES_PORT)],
+                [sys.executable, "-m", "tests.fakes", "--port", str(FAKES_PORT)]
+                if not DEMO
+                else [sys.executable, "scripts/demo.py", "fakes", "--port", str(FAKES_PORT)],
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
                 log=log_dir / "fakes.log",
                 cwd=str(ROOT),
@@ -148,6 +166,11 @@ def main() -> int:
         print(f"\nauth: AUTH_ENABLED={env['AUTH_ENABLED']} (send X-Organisation: <org>)")
         print(f"logs: {log_dir}")
         print("try:  curl -H 'X-Organisation: acme' http://127.0.0.1:8081/v1/deployments")
+        print(f"\nconsole: http://127.0.0.1:{FUNCTIONS['console']}/  (organisation acme)")
+        if DEMO and env["AUTH_ENABLED"] == "false":
+            demo = [sys.executable, "scripts/demo.py", "seed"]
+            seeding = Process(demo, env=os.environ.copy(), log=log_dir / "demo.log")
+            print(f"demo: seeding acme in the background (DEMO=0 to skip), log {log_dir}/demo.log")
         print("Ctrl-C stops everything.")
         while all(
             p.alive() for p in (r.process if isinstance(r, Emulator) else r for r in running)
@@ -159,7 +182,7 @@ def main() -> int:
         return 0
     finally:
         stop.set()
-        for item in reversed(running):
+        for item in reversed(running + ([seeding] if seeding else [])):
             item.stop()
 
 
