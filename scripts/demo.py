@@ -17,6 +17,7 @@ Traffic: `web`'s new revision stays healthy and its canary promotes within a few
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -449,10 +450,21 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     fakes = sub.add_parser("fakes", help="the Google API fake with the demo services")
     fakes.add_argument("--port", type=int, default=8202)
-    sub.add_parser("seed", help="seed organisation acme on the running `make dev` stack")
+    seeder = sub.add_parser("seed", help="seed organisation acme on the running `make dev` stack")
+    seeder.add_argument(
+        "--stack",
+        type=Path,
+        help='JSON {"urls": {function: url}, "env": {...}, "canaries": bool} of another stack '
+        "(the browser tests); the ids found are printed as JSON",
+    )
     args = parser.parse_args(argv)
     if args.command == "fakes":
         return run_fakes(args.port)
+    if args.stack:
+        stack = json.loads(args.stack.read_text())
+        found = seed(stack["urls"], stack["env"], canaries=stack.get("canaries", True))
+        print(json.dumps(found), flush=True)
+        return 0
     from scripts.dev import FUNCTIONS, function_env
 
     urls = {name: f"http://127.0.0.1:{port}" for name, port in FUNCTIONS.items()}

@@ -314,12 +314,13 @@ async function approvalsPage() {
     const comment = h("input", { size: 18 }) as HTMLInputElement;
     const service = item.kind === "package_deployment" ? "packages" : "deployments";
     const path = item.kind === "package_deployment" ? `/v1/package-deployments/${item.id}` : `/v1/deployments/${item.id}`;
-    const allowed = item.can_approve !== false;
+    // The inbox says who may approve; without it, roles from deployer up see the buttons.
+    const allowed = typeof item.can_approve === "boolean" ? item.can_approve : api.can("deployer");
     const buttons = allowed
       ? [
           field("Comment", comment),
-          action("Approve", "deployer", () => api.post(service, `${path}/approve`, comment.value ? { comment: comment.value } : {}), reload),
-          action("Reject", "deployer", () => api.post(service, `${path}/reject`, { comment: comment.value }), reload, true),
+          action("Approve", "viewer", () => api.post(service, `${path}/approve`, comment.value ? { comment: comment.value } : {}), reload),
+          action("Reject", "viewer", () => api.post(service, `${path}/reject`, { comment: comment.value }), reload, true),
         ]
       : [h("span", { class: "note" }, "you may not approve this one")];
     return [
