@@ -245,7 +245,7 @@ async function deploymentPage(id: string) {
           action("Reject", "deployer", () => api.post("deployments", `${path}/reject`, { comment: comment.value }), reload, true),
         )
       : null;
-  const rollbackBox = api.can("deployer")
+  const rollbackBox = api.can("deployer") && !["skipped", "rolled_back"].includes(d.status)
     ? h(
         "fieldset",
         {},
@@ -398,6 +398,7 @@ async function canaryPage(id: string) {
     h("h1", {}, `Canary of ${c.service}`),
     h("p", { class: "status-line" }, badge(c.status), ` ${c.canary_revision} against ${c.stable_revision} · ${c.strategy}`, live ? h("span", { class: "note" }, " · refreshing every 2 s") : null),
     c.reason ? h("p", { class: "reason", id: "reason" }, `Reason: ${c.reason}`) : null,
+    c.deployment_id ? h("p", {}, "Deployment: ", h("a", { href: `#/deployments/${c.deployment_id}` }, c.deployment_id)) : null,
     stepsBar(c),
     open
       ? h(
@@ -647,6 +648,7 @@ async function route() {
   main.replaceChildren(...(content.flat(2) as (HTMLElement | null)[]).filter((c): c is HTMLElement => Boolean(c)));
   main.setAttribute("data-page", parts[0] || "queue");
   main.setAttribute("aria-busy", "false");
+  if (!performance.getEntriesByName("deployq:rendered").length) performance.mark("deployq:rendered");
   if (!focused && !refreshTimer) main.focus({ preventScroll: true });
 }
 

@@ -50,9 +50,9 @@ def page(chromium, stack):
 
 def open_page(page, stack, route: str):
     """Go to a console route and wait until it has rendered."""
+    page.goto("about:blank")  # a new document each time, never the previous page's content
     page.goto(f"{stack.urls['console']}/#/{route}")
-    page.wait_for_selector("main[aria-busy=false]")
-    page.wait_for_function("document.querySelector('main').dataset.page !== undefined")
+    page.wait_for_selector("main[data-page]", state="attached")
     return page
 
 
