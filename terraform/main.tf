@@ -46,6 +46,8 @@ locals {
     EVENTS_TOPIC              = google_pubsub_topic.events.id
     ENVIRONMENTS              = jsonencode(var.environments)
     JOB_DEADLINE_SECONDS      = tostring(var.job_deadline_seconds)
+    CONSOLE_ORIGIN            = var.console_enabled ? local.console_origin : ""
+    CONSOLE_OAUTH_CLIENT_ID   = var.console_oauth_client_id
   }
 
   function_defaults = {

@@ -80,3 +80,8 @@ output "dashboard_id" {
   description = "Id of the Cloud Monitoring dashboard."
   value       = google_monitoring_dashboard.deployq.id
 }
+
+output "console_url" {
+  description = "URL of the web console (null when var.console_enabled is false)."
+  value       = var.console_enabled ? google_cloudfunctions2_function.console[0].url : null
+}
