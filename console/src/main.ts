@@ -466,6 +466,12 @@ async function doraPage(params: URLSearchParams) {
       ["", "Deployments", "Per day", "Lead time", "Change failure rate", "Time to restore"],
       items.map((g) => [g.key ?? "—", g.deployment_frequency.deployments, g.deployment_frequency.per_day, duration(g.lead_time.median_seconds), g.change_failure_rate.rate === null ? "—" : `${Math.round(g.change_failure_rate.rate * 100)}%`, duration(g.time_to_restore.median_seconds)]),
     );
+  const groupChart = (title: string, items: any[]) =>
+    barChart(title, items.map((g) => String(g.key ?? "—")), [
+      { label: "deployed", cls: "ok", values: items.map((g) => g.deployment_frequency.deployments - g.change_failure_rate.rolled_back) },
+      { label: "rolled back", cls: "warn", values: items.map((g) => g.change_failure_rate.rolled_back) },
+      { label: "failed", cls: "bad", values: items.map((g) => g.change_failure_rate.failed) },
+    ]);
   return [
     h("h1", {}, "DORA four keys"),
     form,
@@ -483,8 +489,10 @@ async function doraPage(params: URLSearchParams) {
       { label: "failed", cls: "bad", values: rows.map((r) => r.failed) },
     ]),
     h("h2", {}, "Per service"),
+    groupChart("Per service: deployments and failures", byService),
     group(byService),
     h("h2", {}, "Per environment"),
+    groupChart("Per environment: deployments and failures", byEnv),
     group(byEnv),
   ];
 }
