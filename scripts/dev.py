@@ -181,6 +181,7 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut cleanup short
         stop.set()
         for item in reversed(running + ([seeding] if seeding else [])):
             item.stop()

@@ -8,6 +8,7 @@ const api = new Client(cfg);
 const main = document.getElementById("main")!;
 let refreshTimer: number | undefined;
 let renderSerial = 0;
+let flash: string | null = null;
 
 // -- sign-in (Google OpenID Connect, ID token in the URL fragment; no outside script) ---------
 
@@ -112,7 +113,10 @@ function action(label: string, role: string, run: () => Promise<unknown>, after?
     try {
       await run();
       out.replaceChildren(notice(`${label}: done`, "ok"));
-      if (after) after();
+      if (after) {
+        flash = `${label}: done`; // shown above the re-rendered page
+        after();
+      }
     } catch (e) {
       out.replaceChildren(notice(e instanceof Error ? e.message : String(e)));
     } finally {
@@ -220,6 +224,17 @@ function historyLine(entry: any): HTMLElement {
   return h("li", {}, when(entry.time), " ", h("strong", {}, entry.actor || "system"), " ", ...parts);
 }
 
+/** Whether the signed-in person may approve: the environment policy's role or its approvers. */
+async function mayApprove(d: Dep): Promise<boolean> {
+  if (!api.roleKnown) return true;
+  try {
+    const policy = await api.get("deployments", `/v1/policies/${encodeURIComponent(d.environment || "")}`);
+    return api.can(policy.approver_role || "approver") || (policy.approvers || []).includes(api.me.actor);
+  } catch {
+    return api.can("approver");
+  }
+}
+
 async function deploymentPage(id: string) {
   const [d, history] = await Promise.all([
     api.get("deployments", `/v1/deployments/${encodeURIComponent(id)}`),
@@ -235,14 +250,14 @@ async function deploymentPage(id: string) {
     buttons.push(action(label, "deployer", () => api.post("deployments", path, { status }, "PATCH"), reload, status === "failed"));
   }
   const approvalBox =
-    d.approval_status === "pending" && api.can("deployer")
+    d.approval_status === "pending" && (await mayApprove(d))
       ? h(
           "fieldset",
           {},
           h("legend", {}, "Approval"),
           field("Comment", comment),
-          action("Approve", "deployer", () => api.post("deployments", `${path}/approve`, comment.value ? { comment: comment.value } : {}), reload),
-          action("Reject", "deployer", () => api.post("deployments", `${path}/reject`, { comment: comment.value }), reload, true),
+          action("Approve", "viewer", () => api.post("deployments", `${path}/approve`, comment.value ? { comment: comment.value } : {}), reload),
+          action("Reject", "viewer", () => api.post("deployments", `${path}/reject`, { comment: comment.value }), reload, true),
         )
       : null;
   const rollbackBox = api.can("deployer") && !["skipped", "rolled_back"].includes(d.status)
@@ -264,7 +279,12 @@ async function deploymentPage(id: string) {
       )
     : null;
   const link = (label: string, other: string | null) => (other ? h("li", {}, `${label}: `, h("a", { href: `#/deployments/${other}` }, other)) : null);
-  const runbooks = (d.runbooks || []) as any[];
+  // The deployment lists its runbooks by reference; their text comes from /v1/runbooks/{id}.
+  const runbooks = await Promise.all(
+    ((d.runbooks || []) as any[]).map((r) =>
+      r.content !== undefined ? r : api.get("deployments", `/v1/runbooks/${encodeURIComponent(r.id)}`).catch(() => r),
+    ),
+  );
   return [
     h("p", {}, h("a", { href: "#/queue" }, "← Queue")),
     h("h1", {}, `${d.name} ${d.version}`),
@@ -301,7 +321,8 @@ async function approvalsPage() {
   let items: any[];
   let degraded = false;
   try {
-    items = await api.get("deployments", "/v1/approvals");
+    const inbox = await api.get("deployments", "/v1/approvals");
+    items = Array.isArray(inbox) ? inbox : inbox.items || inbox.approvals || [];
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 404)) throw e;
     degraded = true;
@@ -652,6 +673,8 @@ async function route() {
     if (e instanceof ApiError && e.status === 401 && cfg.auth_enabled) content.push(h("p", {}, "Sign in with Google to continue."));
   }
   if (serial !== renderSerial) return; // a newer navigation won
+  if (flash) content.unshift(notice(flash, "ok"));
+  flash = null;
   const focused = document.activeElement && main.contains(document.activeElement);
   main.replaceChildren(...(content.flat(2) as (HTMLElement | null)[]).filter((c): c is HTMLElement => Boolean(c)));
   main.setAttribute("data-page", parts[0] || "queue");

@@ -146,7 +146,7 @@ export function markdown(source: string): HTMLElement {
     const numbered = /^\s*\d+[.)]\s+(.*)$/.exec(line);
     if (heading) {
       closeList();
-      const level = Math.min(6, heading[1].length + 2);
+      const level = Math.min(6, heading[1].length + 3);
       out.push(`<h${level}>${inline(heading[2])}</h${level}>`);
     } else if (bullet || numbered) {
       const kind = bullet ? "ul" : "ol";

@@ -250,3 +250,33 @@ def test_keyboard_reaches_every_page_and_controls_are_labelled(page, stack):
                 .map(el => el.outerHTML)"""
         )
         assert unlabelled == [], route
+
+
+def test_a_failed_deployment_shows_its_runbooks_history_and_restore(page, stack):
+    failed = stack.ids["failure"]
+    open_page(page, stack, f"deployments/{failed}")
+    expect(page.locator("dl.facts .badge").first).to_have_text("✕ failed")
+    expect(page.locator("dl.facts")).to_contain_text("smoke tests failed")
+    runbooks = page.locator("section.runbooks")
+    expect(runbooks.locator("article > h3")).to_have_text("api: 5xx after a release")
+    expect(runbooks.locator("strong").first).to_have_text("reason")
+    history = page.locator("ol.history li")
+    expect(history).to_have_count(3)  # created, in progress, failed
+    expect(history.first).to_contain_text("failed")
+    shot(page, "deployment-failed")
+    rollback = stack.ids["rollback"]
+    open_page(page, stack, f"deployments/{rollback}")
+    expect(page.locator("ul.links")).to_contain_text(stack.ids["rolled_back"])
+    expect(page.locator("dl.facts")).to_contain_text("rollback")
+
+
+def test_an_approver_role_sees_approve_and_a_deployer_does_not(page, stack):
+    pending = stack.ids["pending"][0]
+    me_as(page, "deployer")
+    open_page(page, stack, f"deployments/{pending}")
+    expect(page.get_by_role("button", name="Roll back")).to_be_visible()
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+    page.unroute("**/v1/me")
+    me_as(page, "approver")
+    open_page(page, stack, f"deployments/{pending}")
+    expect(page.get_by_role("button", name="Approve")).to_be_visible()
