@@ -33,6 +33,7 @@ test-unit: init ## Run the unit tests only (no emulators)
 lint: init ## Lint and check formatting with ruff
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	cd console && npm run --silent check  # TypeScript, strict
 
 format: init ## Format and fix with ruff
 	$(PY) -m ruff format .
