@@ -397,9 +397,13 @@ function stepsBar(c: any): HTMLElement {
     h(
       "ol",
       { class: "step-list" },
-      steps.map((p, i) =>
-        h("li", { class: i + 1 <= reached ? "done" : "" }, `${i + 1 <= reached ? "✓ " : ""}${p}%${i === steps.length - 1 ? " (promote)" : ""}`),
-      ),
+      steps.map((p, i) => {
+        const stoppedHere = ["rolled_back", "aborted", "failed"].includes(c.status) && i + 1 === Math.max(c.step, 1);
+        const done = i + 1 <= reached && !stoppedHere;
+        const mark = stoppedHere ? "✕ " : done ? "✓ " : "";
+        const label = `${mark}${p}%${i === steps.length - 1 ? " (promote)" : ""}${stoppedHere ? ` (${c.status.replace("_", " ")} here)` : ""}`;
+        return h("li", { class: stoppedHere ? "stopped" : done ? "done" : "" }, label);
+      }),
     ),
     h("p", {}, `Traffic to ${c.canary_revision}: ${c.traffic_percent}% · step ${c.step} of ${c.steps.length}`),
   );
