@@ -46,6 +46,25 @@ HISTORY_DAYS = 21
 # -- the fake's Cloud Run services and their traffic --------------------------------------
 
 
+def lively(traffic):
+    """Windows that vary a little from check to check, as real traffic does."""
+    plain = traffic.window
+    rng = random.Random(traffic.service)
+
+    def window(revision: str) -> dict | None:
+        figures = plain(revision)
+        if figures is None:
+            return None
+        scale = rng.uniform(0.8, 1.2)
+        ok = int(figures["requests"]["2xx"] * scale)
+        errors = int(round(figures["requests"]["5xx"] * scale * rng.uniform(0.5, 1.5)))
+        latencies = [v * rng.uniform(0.6, 1.5) for v in figures["latencies_ms"]]
+        return {"requests": {"2xx": ok, "5xx": errors}, "latencies_ms": latencies}
+
+    traffic.window = window
+    return traffic
+
+
 def install_demo_services(fake) -> None:
     """`web` and `api` with a serving and a new revision; Monitoring answers by traffic share."""
     from tests.support.canary import Traffic, install
@@ -66,7 +85,7 @@ def install_demo_services(fake) -> None:
         if service == "api":
             # The new api revision breaks under real load: 5xx and slow answers from 50%.
             traffic.canary_at[50] = {"errors_pct": 12.0, "latency_ms": 2600}
-        traffics.append(traffic)
+        traffics.append(lively(traffic))
     install(fake, *traffics)
 
 

@@ -381,6 +381,10 @@ async function canariesPage() {
   ];
 }
 
+function round(value: number | null | undefined, digits: number): string {
+  return value === null || value === undefined ? "—" : String(Number(value.toFixed(digits)));
+}
+
 function stepsBar(c: any): HTMLElement {
   const steps: number[] = [...c.steps, 100];
   const reached = c.status === "promoted" ? steps.length : c.step;
@@ -451,7 +455,7 @@ async function canaryPage(id: string) {
     ),
     table(
       ["#", "At", "Requests", "Errors %", "p95 ms", "p99 ms", "Verdict", "Reason", "Traffic after"],
-      [...checks].reverse().map((k) => [k.number, when(k.at), k.request_count ?? "—", k.error_rate_pct ?? "—", k.p95_ms ?? "—", k.p99_ms ?? "—", badge(k.verdict), k.reason, `${k.traffic_percent}%`]),
+      [...checks].reverse().map((k) => [k.number, when(k.at), k.request_count ?? "—", round(k.error_rate_pct, 2), round(k.p95_ms, 0), round(k.p99_ms, 0), badge(k.verdict), k.reason, `${k.traffic_percent}%`]),
       "Checks, newest first",
     ),
   ];
