@@ -153,7 +153,7 @@ function depRow(d: Dep) {
 async function queuePage(params: URLSearchParams) {
   const env = params.get("environment") || "";
   const name = params.get("name") || "";
-  const list = await api.raw("deployments", `/v1/deployments${query({ environment: env, name, limit: 300 })}`);
+  const list = await api.raw("deployments", `/v1/deployments${query({ environment: env, name, limit: 200 })}`);
   const deployments: Dep[] = await list.json();
   const next = list.headers.get("X-Next-Page-Token");
   const groups = new Map<string, Dep[]>();
@@ -686,6 +686,8 @@ async function route() {
   const focused = document.activeElement && main.contains(document.activeElement);
   main.replaceChildren(...(content.flat(2) as (HTMLElement | null)[]).filter((c): c is HTMLElement => Boolean(c)));
   main.setAttribute("data-page", parts[0] || "queue");
+  const heading = main.querySelector("h1");
+  document.title = `${heading ? heading.textContent : "deployq"} · deployq ${api.org}`;
   main.setAttribute("aria-busy", "false");
   if (!performance.getEntriesByName("deployq:rendered").length) performance.mark("deployq:rendered");
   if (!focused && !refreshTimer) main.focus({ preventScroll: true });
