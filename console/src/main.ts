@@ -153,7 +153,8 @@ function depRow(d: Dep) {
 async function queuePage(params: URLSearchParams) {
   const env = params.get("environment") || "";
   const name = params.get("name") || "";
-  const list = await api.raw("deployments", `/v1/deployments${query({ environment: env, name, limit: 200 })}`);
+  const pageToken = params.get("page_token") || "";
+  const list = await api.raw("deployments", `/v1/deployments${query({ environment: env, name, limit: 200, page_token: pageToken })}`);
   const deployments: Dep[] = await list.json();
   const next = list.headers.get("X-Next-Page-Token");
   const groups = new Map<string, Dep[]>();
@@ -198,9 +199,10 @@ async function queuePage(params: URLSearchParams) {
   });
   return [
     h("h1", {}, "Queue"),
-    h("p", { class: "note" }, `${deployments.length} newest deployments${next ? " (older ones: filter by service or environment)" : ""}, grouped by component (name / provider / account / region / cell).`),
+    h("p", { class: "note" }, `${deployments.length} ${pageToken ? "older" : "newest"} deployments, grouped by component (name / provider / account / region / cell).`),
     filters,
     ...sections,
+    next ? h("p", {}, h("a", { href: `#/queue${query({ environment: env, name, page_token: next })}` }, "Older deployments →")) : null,
   ];
 }
 
