@@ -33,6 +33,8 @@ test-unit: init ## Run the unit tests only (no emulators)
 lint: init ## Lint and check formatting with ruff
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m check_jsonschema --builtin-schema vendor.github-workflows examples/github/*.yml
+	$(PY) -m check_jsonschema --builtin-schema vendor.github-actions action.yml
 	cd console && npm run --silent check  # TypeScript, strict
 
 format: init ## Format and fix with ruff

@@ -114,6 +114,28 @@ class Client:
         self.sleep(delay)
 
 
+def discover(deployments_url: str, *, timeout: float = 10) -> dict[str, str]:
+    """The URLs `GET /v1/discovery` names (no token needed); {} when it cannot answer."""
+    if not deployments_url.startswith(("http://", "https://")):
+        return {}
+    try:
+        response = requests.get(
+            f"{deployments_url.rstrip('/')}/v1/discovery",
+            headers={"User-Agent": f"deployq-cli/{__version__}", "Accept": "application/json"},
+            timeout=timeout,
+        )
+        body = response.json() if response.status_code == 200 else None
+    except (requests.RequestException, ValueError):
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    return {
+        part: url.rstrip("/")
+        for part, url in body.items()
+        if isinstance(url, str) and url.startswith(("http://", "https://"))
+    }
+
+
 def failure_of(response: requests.Response) -> ApiFailure:
     """The ApiFailure of an error answer, from its `{"error", "code", "details"}` body if any."""
     try:

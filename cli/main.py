@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cli import __version__
-from cli.commands import canary, deployments, governance, openapi, packages
+from cli.commands import canary, deployments, governance, openapi, packages, release
 from cli.errors import EXIT_FAILURE, ApiFailure, CliError
 from cli.runtime import Runtime
 
@@ -19,7 +19,8 @@ EPILOG = """\
 credentials (no flags needed): the GitHub Actions OIDC token in a workflow with
 `id-token: write`; else GITHUB_TOKEN (a PAT) with --org/DEPLOYQ_ORG; else a Google
 identity token (Application Default Credentials or `gcloud auth print-identity-token`)
-with --org/DEPLOYQ_ORG. URLs: DEPLOYQ_URL, DEPLOYQ_PACKAGES_URL, DEPLOYQ_CANARY_URL.
+with --org/DEPLOYQ_ORG. URLs: DEPLOYQ_URL (the deployments function, which names the
+others at /v1/discovery); DEPLOYQ_PACKAGES_URL, DEPLOYQ_CANARY_URL override.
 
 exit codes: 0 ok, 1 failure, 2 usage error, 3 auth error, 4 not found, 5 conflict.
 """
@@ -70,13 +71,13 @@ def common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         "--packages-url",
         default=default,
         metavar="URL",
-        help="packages function URL [DEPLOYQ_PACKAGES_URL, else DEPLOYQ_URL]",
+        help="packages function URL [DEPLOYQ_PACKAGES_URL, else discovery, else DEPLOYQ_URL]",
     )
     group.add_argument(
         "--canary-url",
         default=default,
         metavar="URL",
-        help="canary function URL [DEPLOYQ_CANARY_URL, else DEPLOYQ_URL]",
+        help="canary function URL [DEPLOYQ_CANARY_URL, else discovery, else DEPLOYQ_URL]",
     )
     group.add_argument(
         "--timeout",
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     canary.register(commands, common)
     governance.register(commands, common)
     openapi.register(commands, common)
+    release.register(commands, common)
     return parser
 
 

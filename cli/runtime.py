@@ -43,6 +43,7 @@ class Runtime:
         self.clock = clock
         self._credentials: Credentials | None = None
         self._clients: dict[str, Client] = {}
+        self._discovered: dict[str, str] | None = None
 
     @property
     def json(self) -> bool:
@@ -61,11 +62,13 @@ class Runtime:
         return self._credentials
 
     def base_url(self, part: str) -> str:
-        """The URL of a function: its flag, its variable, then DEPLOYQ_URL (one gateway for all)."""
+        """The URL of a function: its flag, its variable, what the deployments function's
+        discovery names, then DEPLOYQ_URL (one gateway for all)."""
         attribute, variable = URLS[part]
         url = getattr(self.args, attribute, None) or self.env.get(variable)
         if not url and part != "deployments":
-            url = getattr(self.args, "url", None) or self.env.get("DEPLOYQ_URL")
+            deployments = getattr(self.args, "url", None) or self.env.get("DEPLOYQ_URL")
+            url = (self.discovery(deployments).get(part) if deployments else None) or deployments
         if not url:
             raise UsageError(
                 f"no URL for the {part} function: pass --{attribute.replace('_', '-')} "
@@ -74,6 +77,14 @@ class Runtime:
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"{variable} must be an http(s) URL, got {url!r}")
         return url
+
+    def discovery(self, deployments_url: str) -> dict[str, str]:
+        """`GET /v1/discovery` of the deployments function, once; {} when it cannot answer."""
+        if self._discovered is None:
+            from cli.client import discover
+
+            self._discovered = discover(deployments_url, timeout=10)
+        return self._discovered
 
     def client(self, part: str) -> Client:
         if part not in self._clients:

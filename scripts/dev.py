@@ -43,6 +43,8 @@ def function_env() -> dict[str, str]:
         "EVENTS_TOPIC": TOPIC,
         "CLOUD_RUN_API_ENDPOINT": f"127.0.0.1:{FAKES_PORT}",
         "MONITORING_API_ENDPOINT": f"127.0.0.1:{FAKES_PORT}",
+        "PACKAGES_URL": f"http://127.0.0.1:{FUNCTIONS['packages']}",
+        "CANARY_URL": f"http://127.0.0.1:{FUNCTIONS['canary']}",
         **console_env(),
         "ENVIRONMENTS": json.dumps(
             {env: {"project": PROJECT, "database": env} for env in ("dev", "staging", "production")}
@@ -55,12 +57,7 @@ def console_env() -> dict[str, str]:
     """The console's API addresses, and CORS on the APIs for the console's origin."""
     urls = {name: f"http://127.0.0.1:{port}" for name, port in FUNCTIONS.items()}
     origins = f"{urls['console']},http://localhost:{FUNCTIONS['console']}"
-    return {
-        "CONSOLE_ORIGIN": origins,
-        "DEPLOYMENTS_URL": urls["deployments"],
-        "PACKAGES_URL": urls["packages"],
-        "CANARY_URL": urls["canary"],
-    }
+    return {"CONSOLE_ORIGIN": origins, "DEPLOYMENTS_URL": urls["deployments"]}
 
 
 def create_push_subscription(env: dict[str, str]) -> None:

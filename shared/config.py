@@ -125,6 +125,8 @@ class Settings:
     monitoring_api_endpoint: str | None = None
     environments: dict[str, dict[str, str]] = field(default_factory=dict)
     job_deadline_seconds: int = 1800
+    packages_url: str | None = None
+    canary_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,7 +136,14 @@ class Settings:
         if not auth_enabled and env.get("K_SERVICE"):
             raise ConfigError("AUTH_ENABLED=false is refused on Cloud Run (K_SERVICE is set)")
         issuer = (env.get("GITHUB_OIDC_ISSUER") or cls.github_oidc_issuer).rstrip("/")
-        for name in ("GITHUB_OIDC_ISSUER", "GITHUB_OIDC_JWKS_URL", "GITHUB_API_URL", "WORKER_URL"):
+        for name in (
+            "GITHUB_OIDC_ISSUER",
+            "GITHUB_OIDC_JWKS_URL",
+            "GITHUB_API_URL",
+            "WORKER_URL",
+            "PACKAGES_URL",
+            "CANARY_URL",
+        ):
             value = env.get(name)
             if value and not value.startswith(("http://", "https://")):
                 raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
@@ -167,6 +176,8 @@ class Settings:
             monitoring_api_endpoint=env.get("MONITORING_API_ENDPOINT") or None,
             environments=_environments(env),
             job_deadline_seconds=_int(env, "JOB_DEADLINE_SECONDS", 1800),
+            packages_url=(env.get("PACKAGES_URL") or "").rstrip("/") or None,
+            canary_url=(env.get("CANARY_URL") or "").rstrip("/") or None,
         )
 
 

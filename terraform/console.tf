@@ -5,8 +5,6 @@
 
 locals {
   console_url = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name_prefix}console"
-  # The page's origin, allowed by CORS on the API functions (CONSOLE_ORIGIN).
-  console_origin = "https://${var.region}-${var.project_id}.cloudfunctions.net"
 
   console_files = var.console_enabled ? sort([
     for f in fileset("${local.source_root}/functions/console", "**") : f

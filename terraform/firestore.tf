@@ -30,101 +30,164 @@ resource "google_firestore_database" "deployq" {
   depends_on = [google_project_service.apis]
 }
 
-resource "google_firestore_index" "composite" {
-  for_each = local.firestore_indexes
-
-  project     = var.project_id
-  database    = google_firestore_database.deployq.name
-  collection  = each.value.collection_group
-  query_scope = try(each.value.query_scope, "COLLECTION")
-
-  # An index has at least one field: the first is written out, the rest follow
-  # in order (this also lets the offline schema check see the required block).
-  fields {
-    field_path   = each.value.fields[0].field_path
-    order        = try(each.value.fields[0].order, null)
-    array_config = try(each.value.fields[0].array_config, null)
-  }
-
-  dynamic "fields" {
-    for_each = slice(each.value.fields, 1, length(each.value.fields))
-    content {
-      field_path   = fields.value.field_path
-      order        = try(fields.value.order, null)
-      array_config = try(fields.value.array_config, null)
-    }
-  }
-
-  lifecycle {
-    precondition {
-      condition = alltrue([
-        for field in each.value.fields :
-        (try(field.order, null) != null) != (try(field.array_config, null) != null)
-        && contains(["ASCENDING", "DESCENDING", "CONTAINS"], try(field.order, field.array_config))
-      ])
-      error_message = "Index ${each.key}: every field needs exactly one of order (ASCENDING/DESCENDING) or array_config (CONTAINS)."
-    }
-  }
-}
-
-# Idempotency keys are kept 24 h: Firestore deletes them after their `expire_at`.
-resource "google_firestore_field" "idempotency_ttl" {
-  project    = var.project_id
-  database   = google_firestore_database.deployq.name
-  collection = "idempotency_keys"
-  field      = "expire_at"
-
-  ttl_config {}
-
-  # The field is never queried: no single-field index either.
-  index_config {}
-}
-
-# Published events are kept a while for the sweep and for debugging, then expire.
-resource "google_firestore_field" "outbox_ttl" {
-  project    = var.project_id
-  database   = google_firestore_database.deployq.name
-  collection = "outbox"
-  field      = "expire_at"
-
-  ttl_config {}
-  index_config {}
-}
-
-# Fields never queried that are large or have many sub-fields: no single-field
-# indexes (they cost write latency and storage for nothing).
+# Index changes (composite indexes and single-field settings) are made in 10 waves, one
+# after the other. Firestore applies a database's index changes one at a time: many at once
+# (this file makes about 50, and Terraform runs 10 operations at a time by default) fail with
+# 409 "Please retry, underlying data changed", and the apply stops half way. Each wave
+# starts when the previous one is built, so only a few changes (7 at most with today's
+# lists, mostly 3 to 6) run at once. Waves rather than `-parallelism=1`: the rest of the stack still
+# deploys in parallel, and nobody has to remember a flag; a full chain (one change per step)
+# would need one block per index, waves keep the list in firestore_indexes.json. A change's
+# wave comes from a hash of its key, so adding or removing one never moves the others.
+# https://cloud.google.com/firestore/docs/query-data/index-manage
+# https://cloud.google.com/firestore/docs/reference/rest/v1/projects.databases.collectionGroups.indexes/create
+# https://developer.hashicorp.com/terraform/language/meta-arguments/depends_on
 locals {
-  unindexed_fields = toset([
-    "outbox/event", "outbox/events_json", "audit_logs/before", "audit_logs/after",
-    "dora_days/outcomes", "dora_days/restores", "dora_taxonomies/failures",
-    "dora_taxonomies/deploys", "runbooks/content", "chunks/text", "chunks/data",
-    "before_images/data", "pk_mappings/data", "package_deployments/pk_mapping_json",
-    "packages/filter_json", "days/entries",
-  ])
-}
+  # Single-field settings by collection/field: TTL fields and fields never queried keep no
+  # single-field index (large or many sub-fields: write latency and storage for nothing);
+  # jobs.job_id gets a collection-group index (the worker finds a job by id across organisations).
+  firestore_fields = merge(
+    {
+      # Idempotency keys are kept 24 h, published events a while for the sweep: then they expire.
+      "idempotency_keys/expire_at" = { ttl = true, indexes = [] }
+      "outbox/expire_at"           = { ttl = true, indexes = [] }
+      "jobs/job_id"                = { ttl = false, indexes = [{ order = "ASCENDING", query_scope = "COLLECTION_GROUP" }] }
+    },
+    {
+      for path in [
+        "outbox/event", "outbox/events_json", "audit_logs/before", "audit_logs/after",
+        "dora_days/outcomes", "dora_days/restores", "dora_taxonomies/failures",
+        "dora_taxonomies/deploys", "runbooks/content", "chunks/text", "chunks/data",
+        "before_images/data", "pk_mappings/data", "package_deployments/pk_mapping_json",
+        "packages/filter_json", "days/entries",
+      ] : path => { ttl = false, indexes = [] }
+    },
+  )
 
-resource "google_firestore_field" "unindexed" {
-  for_each = local.unindexed_fields
+  firestore_index_wave_count = 10
 
-  project    = var.project_id
-  database   = google_firestore_database.deployq.name
-  collection = split("/", each.value)[0]
-  field      = split("/", each.value)[1]
-
-  index_config {}
-}
-
-# The worker finds a job by id across organisations (a task body without `organisation`).
-resource "google_firestore_field" "job_id_group" {
-  project    = var.project_id
-  database   = google_firestore_database.deployq.name
-  collection = "jobs"
-  field      = "job_id"
-
-  index_config {
-    indexes {
-      order       = "ASCENDING"
-      query_scope = "COLLECTION_GROUP"
+  firestore_index_waves = [
+    for wave in range(local.firestore_index_wave_count) : {
+      indexes = {
+        for key, index in local.firestore_indexes : key => index
+        if parseint(substr(md5(key), 0, 6), 16) % local.firestore_index_wave_count == wave
+      }
+      fields = {
+        for path, field in local.firestore_fields : path => {
+          collection = split("/", path)[0]
+          field      = split("/", path)[1]
+          ttl        = field.ttl
+          indexes    = field.indexes
+        } if parseint(substr(md5(path), 0, 6), 16) % local.firestore_index_wave_count == wave
+      }
     }
-  }
+  ]
+}
+
+module "firestore_index_wave_0" {
+  source = "./modules/firestore_index_wave"
+
+  project_id = var.project_id
+  database   = google_firestore_database.deployq.name
+  indexes    = local.firestore_index_waves[0].indexes
+  fields     = local.firestore_index_waves[0].fields
+}
+
+module "firestore_index_wave_1" {
+  source = "./modules/firestore_index_wave"
+
+  project_id = var.project_id
+  database   = google_firestore_database.deployq.name
+  indexes    = local.firestore_index_waves[1].indexes
+  fields     = local.firestore_index_waves[1].fields
+
+  depends_on = [module.firestore_index_wave_0]
+}
+
+module "firestore_index_wave_2" {
+  source = "./modules/firestore_index_wave"
+
+  project_id = var.project_id
+  database   = google_firestore_database.deployq.name
+  indexes    = local.firestore_index_waves[2].indexes
+  fields     = local.firestore_index_waves[2].fields
+
+  depends_on = [module.firestore_index_wave_1]
+}
+
+module "firestore_index_wave_3" {
+  source = "./modules/firestore_index_wave"
+
+  project_id = var.project_id
+  database   = google_firestore_database.deployq.name
+  indexes    = local.firestore_index_waves[3].indexes
+  fields     = local.firestore_index_waves[3].fields
+
+  depends_on = [module.firestore_index_wave_2]
+}
+
+module "firestore_index_wave_4" {
+  source = "./modules/firestore_index_wave"
+
+  project_id = var.project_id
+  database   = google_firestore_database.deployq.name
+  indexes    = local.firestore_index_waves[4].indexes
+  fields     = local.firestore_index_waves[4].fields
+
+  depends_on = [module.firestore_index_wave_3]
+}
+
+module "firestore_index_wave_5" {
+  source = "./modules/firestore_index_wave"
+
+  project_id = var.project_id
+  database   = google_firestore_database.deployq.name
+  indexes    = local.firestore_index_waves[5].indexes
+  fields     = local.firestore_index_waves[5].fields
+
+  depends_on = [module.firestore_index_wave_4]
+}
+
+module "firestore_index_wave_6" {
+  source = "./modules/firestore_index_wave"
+
+  project_id = var.project_id
+  database   = google_firestore_database.deployq.name
+  indexes    = local.firestore_index_waves[6].indexes
+  fields     = local.firestore_index_waves[6].fields
+
+  depends_on = [module.firestore_index_wave_5]
+}
+
+module "firestore_index_wave_7" {
+  source = "./modules/firestore_index_wave"
+
+  project_id = var.project_id
+  database   = google_firestore_database.deployq.name
+  indexes    = local.firestore_index_waves[7].indexes
+  fields     = local.firestore_index_waves[7].fields
+
+  depends_on = [module.firestore_index_wave_6]
+}
+
+module "firestore_index_wave_8" {
+  source = "./modules/firestore_index_wave"
+
+  project_id = var.project_id
+  database   = google_firestore_database.deployq.name
+  indexes    = local.firestore_index_waves[8].indexes
+  fields     = local.firestore_index_waves[8].fields
+
+  depends_on = [module.firestore_index_wave_7]
+}
+
+module "firestore_index_wave_9" {
+  source = "./modules/firestore_index_wave"
+
+  project_id = var.project_id
+  database   = google_firestore_database.deployq.name
+  indexes    = local.firestore_index_waves[9].indexes
+  fields     = local.firestore_index_waves[9].fields
+
+  depends_on = [module.firestore_index_wave_8]
 }

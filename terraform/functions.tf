@@ -35,17 +35,12 @@ resource "google_cloudfunctions2_function" "function" {
     all_traffic_on_latest_revision   = true
 
     # The APIs must be reachable by GitHub runners and engineers anywhere; worker and
-    # events are only ever called by Cloud Tasks, Cloud Scheduler and Eventarc.
+    # events are only ever called by Cloud Tasks, Cloud Scheduler (on their run.app URL,
+    # main.tf) and Eventarc, which internal ingress admits.
     ingress_settings = contains(local.api_functions, each.key) ? "ALLOW_ALL" : var.internal_ingress
 
     environment_variables = merge(local.common_environment, {
-      # Its own URL first (the canary function targets its check tasks there); the worker
-      # also accepts the audience job tasks carry: the URL's origin.
-      GOOGLE_ID_TOKEN_AUDIENCES = join(",", concat(
-        [local.function_urls[each.key]],
-        each.key == "worker" ? ["https://${var.region}-${var.project_id}.cloudfunctions.net"] : [],
-        var.extra_id_token_audiences,
-      ))
+      GOOGLE_ID_TOKEN_AUDIENCES = join(",", local.id_token_audiences[each.key])
     })
   }
 
@@ -65,15 +60,15 @@ resource "google_cloudfunctions2_function" "function" {
   lifecycle {
     postcondition {
       condition     = self.url == local.function_urls[each.key]
-      error_message = "The function URL (${self.url}) differs from the predicted ${local.function_urls[each.key]}; GOOGLE_ID_TOKEN_AUDIENCES, WORKER_URL and the Scheduler jobs are built from the predicted form."
+      error_message = "The function URL (${self.url}) differs from the predicted ${local.function_urls[each.key]}; GOOGLE_ID_TOKEN_AUDIENCES and the outputs are built from the predicted form."
     }
   }
 
+  # The grants the build and the Eventarc trigger need must exist, and have propagated,
+  # before the first build and trigger (iam.tf, time_sleep.iam_propagation).
   depends_on = [
     google_project_service.apis,
-    google_project_iam_member.build_log_writer,
-    google_artifact_registry_repository_iam_member.build_writer,
-    google_storage_bucket_iam_member.build_source_reader,
+    time_sleep.iam_propagation,
     google_project_iam_member.firestore_user,
   ]
 }

@@ -53,41 +53,58 @@ resource "google_service_account" "build" {
 locals {
   function_members = { for name, sa in google_service_account.function : name => "serviceAccount:${sa.email}" }
 
-  # Firestore access: every function on the control-plane database; packages and
-  # worker also on each data-package environment database. Deduplicated, since
-  # an environment may be the control-plane database itself.
+  # Every environment database of every organisation (var.organisations), once each.
+  organisation_databases = distinct(flatten([
+    for org in values(var.organisations) : [for env in values(org.environments) : { project = env.project, database = env.database }]
+  ]))
+
+  # Firestore access: every function on the control-plane database; packages and worker
+  # also on each organisation's environment databases. Deduplicated: organisations may share one.
   firestore_access = {
     for grant in distinct(concat(
       [for name in local.function_names : { function = name, project = var.project_id, database = var.firestore_database }],
       flatten([
-        for env in values(var.environments) : [
-          for name in ["packages", "worker"] : { function = name, project = env.project, database = env.database }
+        for db in local.organisation_databases : [
+          for name in ["packages", "worker"] : { function = name, project = db.project, database = db.database }
         ]
       ]),
     )) : "${grant.function}/${grant.project}/${grant.database}" => grant
   }
 
-  # Canary checks run in the canary function (sweep) and in the worker (Cloud Tasks).
-  canary_runners = ["canary", "worker"]
+  # Granted Cloud Run services of every organisation, parsed from projects/P/locations/L/services/S.
+  granted_services = distinct(flatten([
+    for org in values(var.organisations) : [
+      for pattern in org.cloud_run_services : {
+        project  = split("/", pattern)[1]
+        location = split("/", pattern)[3]
+        service  = split("/", pattern)[5]
+      }
+    ]
+  ]))
 
-  monitoring_projects = distinct(concat([var.project_id], [for s in var.canary_managed_services : s.project]))
-
-  canary_grants = {
-    for pair in setproduct(local.canary_runners, var.canary_managed_services) :
-    "${pair[0]}/${pair[1].project}/${pair[1].region}/${pair[1].service}" => { function = pair[0], target = pair[1] }
+  # An exact service: roles/run.developer on that service. A pattern ending in *: on its project
+  # (Cloud Run IAM has no grant on a name prefix).
+  canary_service_grants = {
+    for s in local.granted_services : "${s.project}/${s.location}/${s.service}" => s if !endswith(s.service, "*")
   }
+  canary_project_grants = toset([for s in local.granted_services : s.project if endswith(s.service, "*")])
 
-  canary_actas = {
-    for pair in setproduct(local.canary_runners, distinct(compact([for s in var.canary_managed_services : s.service_account]))) :
-    "${pair[0]}/${pair[1]}" => { function = pair[0], service_account = pair[1] }
-  }
+  # Runtime accounts of the granted services: the canary needs actAs on each to update traffic.
+  canary_actas_accounts = toset(flatten([
+    for org in values(var.organisations) : flatten(values(org.cloud_run_service_accounts))
+  ]))
+
+  # The canary reads request counts and latencies where the granted services run.
+  monitoring_projects = toset(concat([var.project_id], [for s in local.granted_services : s.project]))
 }
 
 # --- Firestore ---------------------------------------------------------------
 
-# roles/datastore.user can only be granted on a project (Firestore has no
-# per-database IAM resource); the IAM condition narrows each grant to one
-# database of that project.
+# roles/datastore.user can only be granted on a project (Firestore has no per-database
+# IAM resource); the IAM condition narrows each grant to one database of that project:
+# the database itself or anything under it (documents), never a database whose id merely
+# starts with the same letters.
+# https://cloud.google.com/firestore/docs/security/iam#iam_conditions
 resource "google_project_iam_member" "firestore_user" {
   for_each = local.firestore_access
 
@@ -98,7 +115,7 @@ resource "google_project_iam_member" "firestore_user" {
   condition {
     title       = "deployq-${each.value.database}"
     description = "Only the ${each.value.database} Firestore database."
-    expression  = "resource.name == \"projects/${each.value.project}/databases/${each.value.database}\""
+    expression  = "resource.name == \"projects/${each.value.project}/databases/${each.value.database}\" || resource.name.startsWith(\"projects/${each.value.project}/databases/${each.value.database}/\")"
   }
 }
 
@@ -213,50 +230,58 @@ resource "google_project_iam_member" "metric_writer" {
   member  = local.function_members[each.key]
 }
 
-# Canary checks read request counts and latencies of the managed services' projects.
+# Canary checks read request counts and latencies of the granted services' projects.
 resource "google_project_iam_member" "monitoring_viewer" {
-  for_each = { for pair in setproduct(local.canary_runners, local.monitoring_projects) : "${pair[0]}/${pair[1]}" => { function = pair[0], project = pair[1] } }
+  for_each = local.monitoring_projects
 
-  project = each.value.project
+  project = each.value
   role    = "roles/monitoring.viewer"
-  member  = local.function_members[each.value.function]
+  member  = local.function_members["canary"]
 }
 
-# --- Cloud Run (canary traffic) ------------------------------------------------
+# --- Cloud Run (canary traffic), from var.organisations -------------------------
 
-# With a list of managed services: run.developer on each service only.
+# No grant, no access: without organisations granting services, the canary can change no
+# Cloud Run service at all (there is no project-wide fallback).
+# https://cloud.google.com/run/docs/reference/iam/roles
 resource "google_cloud_run_v2_service_iam_member" "canary_developer" {
-  for_each = local.canary_grants
+  for_each = local.canary_service_grants
 
-  project  = each.value.target.project
-  location = each.value.target.region
-  name     = each.value.target.service
+  project  = each.value.project
+  location = each.value.location
+  name     = each.value.service
   role     = "roles/run.developer"
-  member   = local.function_members[each.value.function]
+  member   = local.function_members["canary"]
 }
 
-# Without a list, the canary may shift traffic of any Cloud Run service of the
-# control-plane project: project-level run.developer, by design of the empty list.
-resource "google_project_iam_member" "canary_developer_project" {
-  for_each = length(var.canary_managed_services) == 0 ? toset(local.canary_runners) : toset([])
+# A pattern ending in * names services that may not exist yet: the grant is on their project.
+resource "google_project_iam_member" "canary_developer_pattern" {
+  for_each = local.canary_project_grants
 
-  project = var.project_id
+  project = each.value
   role    = "roles/run.developer"
-  member  = local.function_members[each.key]
+  member  = local.function_members["canary"]
 }
 
-# Updating a Cloud Run service needs actAs on its runtime identity; granted on those accounts only.
+# Updating a Cloud Run service (its traffic split) needs actAs on the service's runtime
+# identity: granted on those accounts only.
+# https://cloud.google.com/run/docs/reference/iam/roles#additional-configuration
 resource "google_service_account_iam_member" "canary_actas" {
-  for_each = local.canary_actas
+  for_each = local.canary_actas_accounts
 
   # "-" lets IAM find the account's project (it may live outside the service's project).
-  service_account_id = "projects/-/serviceAccounts/${each.value.service_account}"
+  service_account_id = "projects/-/serviceAccounts/${each.value}"
   role               = "roles/iam.serviceAccountUser"
-  member             = local.function_members[each.value.function]
+  member             = local.function_members["canary"]
 }
 
 # --- Builds --------------------------------------------------------------------
 
+# The identity of the function builds, with what the custom build service account
+# documentation lists, each on the narrowest resource it allows:
+# https://cloud.google.com/functions/docs/securing/build-custom-sa
+# https://cloud.google.com/build/docs/cloud-build-service-account-updates
+#
 # Build logs: Cloud Logging has no per-resource IAM for writing.
 resource "google_project_iam_member" "build_log_writer" {
   project = var.project_id
@@ -264,6 +289,7 @@ resource "google_project_iam_member" "build_log_writer" {
   member  = "serviceAccount:${google_service_account.build.email}"
 }
 
+# The images: only the functions repository.
 resource "google_artifact_registry_repository_iam_member" "build_writer" {
   project    = var.project_id
   location   = google_artifact_registry_repository.functions.location
@@ -272,8 +298,95 @@ resource "google_artifact_registry_repository_iam_member" "build_writer" {
   member     = "serviceAccount:${google_service_account.build.email}"
 }
 
+# The zips as uploaded.
 resource "google_storage_bucket_iam_member" "build_source_reader" {
   bucket = google_storage_bucket.sources.name
   role   = "roles/storage.objectViewer"
   member = "serviceAccount:${google_service_account.build.email}"
+}
+
+# Gen2 builds read Google's copy of the source in gcf-v2-sources-<project number>-<region>, a
+# bucket Cloud Functions creates at the first deployment (so no bucket-level grant can exist
+# before it): read on that bucket alone, through an IAM condition on the project.
+# https://cloud.google.com/storage/docs/access-control/iam#conditions
+resource "google_project_iam_member" "build_gcf_sources_reader" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = "serviceAccount:${google_service_account.build.email}"
+
+  condition {
+    title       = "gcf-v2-sources-${var.region}"
+    description = "Only the Cloud Functions gen2 source bucket of ${var.region}."
+    expression  = "resource.name == \"projects/_/buckets/${local.gcf_sources_bucket}\" || resource.name.startsWith(\"projects/_/buckets/${local.gcf_sources_bucket}/\")"
+  }
+}
+
+# --- Google service agents ---------------------------------------------------------
+
+locals {
+  gcf_sources_bucket = "gcf-v2-sources-${data.google_project.this.number}-${var.region}"
+  eventarc_agent     = "service-${data.google_project.this.number}@gcp-sa-eventarc.iam.gserviceaccount.com"
+  pubsub_agent       = "service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+# The Eventarc service agent exists, and gets its role, only when the project's first Eventarc
+# resource is made; the events trigger would fail with "Permission denied while using the
+# Eventarc Service Agent". Create the identity now and grant it (then wait, below).
+# https://cloud.google.com/eventarc/docs/troubleshooting#trigger-permission-denied
+# https://cloud.google.com/eventarc/docs/access-control#service-agents
+resource "google_project_service_identity" "eventarc" {
+  provider = google-beta
+
+  project = var.project_id
+  service = "eventarc.googleapis.com"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_project_iam_member" "eventarc_agent" {
+  #checkov:skip=CKV_GCP_49:Google's own Eventarc service agent with the role Google defines for it (it mints the tokens of trigger deliveries); the member is the agent, never one of ours.
+  project = var.project_id
+  role    = "roles/eventarc.serviceAgent"
+  member  = "serviceAccount:${local.eventarc_agent}"
+
+  depends_on = [google_project_service_identity.eventarc]
+}
+
+# Pub/Sub mints the OIDC token of each authenticated push (Eventarc's Pub/Sub subscription) for
+# the events-trigger account; projects whose Pub/Sub agent predates April 2021 lack the built-in
+# permission. Granted on that one account rather than the project.
+# https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions
+# https://cloud.google.com/eventarc/docs/run/create-trigger-pubsub-gcloud#before-you-begin
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+
+  project = var.project_id
+  service = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account_iam_member" "pubsub_token_creator" {
+  service_account_id = google_service_account.events_trigger.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${local.pubsub_agent}"
+
+  depends_on = [google_project_service_identity.pubsub]
+}
+
+# IAM changes take effect within minutes, not at once: the first build and the Eventarc
+# trigger wait for the grants they need to propagate (waits again whenever one is replaced).
+# https://cloud.google.com/iam/docs/access-change-propagation
+# https://registry.terraform.io/providers/hashicorp/time/latest/docs/resources/sleep
+resource "time_sleep" "iam_propagation" {
+  create_duration = "120s"
+
+  triggers = {
+    eventarc_agent       = google_project_iam_member.eventarc_agent.id
+    pubsub_token_creator = google_service_account_iam_member.pubsub_token_creator.id
+    build_log_writer     = google_project_iam_member.build_log_writer.id
+    build_writer         = google_artifact_registry_repository_iam_member.build_writer.id
+    build_source_reader  = google_storage_bucket_iam_member.build_source_reader.id
+    build_gcf_sources    = google_project_iam_member.build_gcf_sources_reader.id
+  }
 }

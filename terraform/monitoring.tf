@@ -1,23 +1,78 @@
-# Dashboard and alert policies. The deployq custom metrics are declared here
-# (alert policies on a metric that does not exist yet are refused), so the
-# writers must match these kinds: GAUGE points on the `global` monitored
-# resource, labels organisation / service / environment.
+# Dashboard and alert policies, over log-based metrics that count the events
+# function's structured log lines exactly (one line per counted event), plus
+# Cloud Run's and Cloud Tasks' own metrics.
+#
+# Why log-based: custom GAUGE points written per event break Cloud Monitoring's
+# one-point-per-5-seconds-per-series rule when several events share labels, and
+# the refused writes are lost. A log-based counter counts every matching entry
+# and a distribution metric keeps every duration for real percentiles.
+# https://cloud.google.com/logging/docs/logs-based-metrics
+# https://cloud.google.com/logging/docs/logs-based-metrics/distribution-metrics
+# https://cloud.google.com/monitoring/quotas#custom_metrics_quotas
+#
+# The log lines (written by functions/events; docs/deploy.md has the same spec):
+# one JSON object per line on stdout, with
+#   "metric": one of the keys of local.log_counters / local.log_distributions,
+#   "event_type", "event_id": the deployq event it counts,
+#   "organisation", "service", "environment": the labels (text, "" when unknown),
+#   "duration_seconds": number, on deployment_duration and canary_duration lines,
+#   "traffic_percent": number, on canary_traffic_percent lines.
 
 locals {
-  metric_prefix = "custom.googleapis.com/deployq"
+  # logging.googleapis.com/user/<name>: one name per stack (name_prefix), so two stacks never share one.
+  log_metric_prefix = "logging.googleapis.com/user/${var.name_prefix}"
 
-  custom_metrics = {
-    deployment_started          = { value_type = "INT64", unit = "1", description = "A deployment became in_progress (one point of 1 per deployment)." }
-    deployment_success          = { value_type = "INT64", unit = "1", description = "A deployment became deployed (one point of 1 per deployment)." }
-    deployment_rollback         = { value_type = "INT64", unit = "1", description = "A rollback deployment was created (one point of 1 per rollback)." }
-    deployment_duration         = { value_type = "DOUBLE", unit = "s", description = "Seconds from in_progress (else creation) to deployed or failed." }
-    canary_rollouts_started     = { value_type = "INT64", unit = "1", description = "A canary rollout started (one point of 1 per rollout)." }
-    canary_rollouts_succeeded   = { value_type = "INT64", unit = "1", description = "A canary rollout was promoted (one point of 1 per rollout)." }
-    canary_rollouts_rolled_back = { value_type = "INT64", unit = "1", description = "A canary rollout was rolled back (one point of 1 per rollout)." }
-    canary_traffic_percent      = { value_type = "INT64", unit = "%", description = "Share of traffic the canary revision receives." }
-    canary_duration             = { value_type = "DOUBLE", unit = "s", description = "Seconds from a canary's start to its promotion or rollback." }
+  # Which log entries are metric lines: the events function's stdout (Cloud Functions gen2 log
+  # as their Cloud Run service) carrying a "metric" field.
+  # https://cloud.google.com/run/docs/logging#container-logs
+  metric_log_filter = join("\n", [
+    "resource.type=\"cloud_run_revision\"",
+    "resource.labels.service_name=\"${var.name_prefix}events\"",
+    "log_id(\"run.googleapis.com/stdout\")",
+  ])
+
+  log_counters = {
+    deployment_started          = "A deployment became in_progress."
+    deployment_success          = "A deployment became deployed."
+    deployment_rollback         = "A rollback deployment was created."
+    canary_rollouts_started     = "A canary rollout started."
+    canary_rollouts_succeeded   = "A canary rollout was promoted."
+    canary_rollouts_rolled_back = "A canary rollout was rolled back or aborted."
   }
 
+  log_distributions = {
+    deployment_duration = {
+      field       = "duration_seconds"
+      unit        = "s"
+      description = "Seconds from in_progress (else creation) to deployed or failed."
+      # 1 s .. ~1.9e7 s in 64 buckets growing 30% each: a percentile is off by less than 30%.
+      exponential = { num_finite_buckets = 64, growth_factor = 1.3, scale = 1 }
+      linear      = null
+    }
+    canary_duration = {
+      field       = "duration_seconds"
+      unit        = "s"
+      description = "Seconds from a canary's start to its promotion or rollback."
+      exponential = { num_finite_buckets = 64, growth_factor = 1.3, scale = 1 }
+      linear      = null
+    }
+    canary_traffic_percent = {
+      field       = "traffic_percent"
+      unit        = "%"
+      description = "Share of traffic given to a canary revision, one value per traffic change."
+      exponential = null
+      # 0, 5, ... 100 (and a bucket above).
+      linear = { num_finite_buckets = 21, width = 5, offset = 0 }
+    }
+  }
+
+  metric_labels = {
+    organisation = "GitHub organisation (tenant)."
+    service      = "Deployment name, or the Cloud Run service of a canary."
+    environment  = "Target environment."
+  }
+
+  log_metric_types       = { for m in concat(keys(local.log_counters), keys(local.log_distributions)) : m => "${local.log_metric_prefix}${m}" }
   function_service_names = [for name in local.function_names : "${var.name_prefix}${name}"]
   function_service_list  = join(", ", [for name in local.function_service_names : "\"${name}\""])
 
@@ -28,36 +83,37 @@ locals {
     {
       title = "Deployments (per 5 min)"
       lines = [for m in ["deployment_started", "deployment_success", "deployment_rollback"] : {
-        filter = "metric.type=\"${local.metric_prefix}/${m}\" resource.type=\"global\""
+        filter = "metric.type=\"${local.log_metric_types[m]}\" resource.type=\"cloud_run_revision\""
         align  = "ALIGN_SUM", reduce = "REDUCE_SUM", group_by = [], period = "300s", label = m
       }]
     },
     {
+      # Percentiles of the merged distribution of every duration in the period (not a mean of means).
       title = "Deployment duration p50 / p95 (s)"
       lines = [for p in ["50", "95"] : {
-        filter = "metric.type=\"${local.metric_prefix}/deployment_duration\" resource.type=\"global\""
-        align  = "ALIGN_MEAN", reduce = "REDUCE_PERCENTILE_${p}", group_by = [], period = "300s", label = "p${p}"
+        filter = "metric.type=\"${local.log_metric_types["deployment_duration"]}\" resource.type=\"cloud_run_revision\""
+        align  = "ALIGN_DELTA", reduce = "REDUCE_PERCENTILE_${p}", group_by = [], period = "3600s", label = "p${p}"
       }]
     },
     {
       title = "Canary rollouts (per 5 min)"
       lines = [for m in ["canary_rollouts_started", "canary_rollouts_succeeded", "canary_rollouts_rolled_back"] : {
-        filter = "metric.type=\"${local.metric_prefix}/${m}\" resource.type=\"global\""
+        filter = "metric.type=\"${local.log_metric_types[m]}\" resource.type=\"cloud_run_revision\""
         align  = "ALIGN_SUM", reduce = "REDUCE_SUM", group_by = [], period = "300s", label = m
       }]
     },
     {
       title = "Canary traffic % by service"
       lines = [{
-        filter = "metric.type=\"${local.metric_prefix}/canary_traffic_percent\" resource.type=\"global\""
-        align  = "ALIGN_MAX", reduce = "REDUCE_MAX", group_by = ["metric.label.service"], period = "60s", label = "$${metric.labels.service}"
+        filter = "metric.type=\"${local.log_metric_types["canary_traffic_percent"]}\" resource.type=\"cloud_run_revision\""
+        align  = "ALIGN_PERCENTILE_99", reduce = "REDUCE_MAX", group_by = ["metric.label.service"], period = "60s", label = "$${metric.labels.service}"
       }]
     },
     {
-      title = "Canary duration by service (s)"
+      title = "Canary duration p95 by service (s)"
       lines = [{
-        filter = "metric.type=\"${local.metric_prefix}/canary_duration\" resource.type=\"global\""
-        align  = "ALIGN_MEAN", reduce = "REDUCE_MEAN", group_by = ["metric.label.service"], period = "300s", label = "$${metric.labels.service}"
+        filter = "metric.type=\"${local.log_metric_types["canary_duration"]}\" resource.type=\"cloud_run_revision\""
+        align  = "ALIGN_DELTA", reduce = "REDUCE_PERCENTILE_95", group_by = ["metric.label.service"], period = "3600s", label = "$${metric.labels.service}"
       }]
     },
     {
@@ -87,62 +143,117 @@ locals {
     displayName = "deployq: ${var.name_prefix}* in ${var.region}"
     mosaicLayout = {
       columns = 12
-      tiles = [for i, chart in local.charts : {
-        xPos   = (i % 2) * 6
-        yPos   = floor(i / 2) * 4
-        width  = 6
-        height = 4
-        widget = {
-          title = chart.title
-          xyChart = {
-            dataSets = [for line in chart.lines : {
-              plotType           = "LINE"
-              legendTemplate     = line.label
-              minAlignmentPeriod = line.period
-              timeSeriesQuery = {
-                timeSeriesFilter = {
-                  filter = line.filter
-                  # Empty groupByFields are left out: the API drops them and Terraform would plan a diff forever.
-                  aggregation = merge(
-                    { alignmentPeriod = line.period, perSeriesAligner = line.align, crossSeriesReducer = line.reduce },
-                    length(line.group_by) > 0 ? { groupByFields = line.group_by } : {},
-                  )
+      # The API leaves out zero-valued fields (xPos/yPos of the first column and row); writing
+      # them would show a diff on every plan, so they are left out here too.
+      # https://cloud.google.com/monitoring/api/ref_v3/rest/v1/projects.dashboards#MosaicLayout
+      tiles = [for i, chart in local.charts : merge(
+        { for key, value in { xPos = (i % 2) * 6, yPos = floor(i / 2) * 4 } : key => value if value != 0 },
+        {
+          width  = 6
+          height = 4
+          widget = {
+            title = chart.title
+            xyChart = {
+              dataSets = [for line in chart.lines : {
+                plotType           = "LINE"
+                legendTemplate     = line.label
+                minAlignmentPeriod = line.period
+                timeSeriesQuery = {
+                  timeSeriesFilter = {
+                    filter = line.filter
+                    # Empty groupByFields are left out: the API drops them and Terraform would plan a diff forever.
+                    aggregation = merge(
+                      { alignmentPeriod = line.period, perSeriesAligner = line.align, crossSeriesReducer = line.reduce },
+                      length(line.group_by) > 0 ? { groupByFields = line.group_by } : {},
+                    )
+                  }
                 }
-              }
-            }]
-            yAxis = { scale = "LINEAR" }
+              }]
+              yAxis = { scale = "LINEAR" }
+            }
           }
-        }
-      }]
+      })]
     }
   }
 }
 
-resource "google_monitoring_metric_descriptor" "deployq" {
-  for_each = local.custom_metrics
+# Counters: each matching log line counts 1, labelled from its JSON fields.
+# https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/logging_metric
+resource "google_logging_metric" "counter" {
+  for_each = local.log_counters
 
-  project      = var.project_id
-  type         = "${local.metric_prefix}/${each.key}"
-  display_name = "deployq ${replace(each.key, "_", " ")}"
-  description  = each.value.description
-  metric_kind  = "GAUGE"
-  value_type   = each.value.value_type
-  unit         = each.value.unit
+  project     = var.project_id
+  name        = "${var.name_prefix}${each.key}"
+  description = "deployq: ${each.value}"
+  filter      = "${local.metric_log_filter}\njsonPayload.metric=\"${each.key}\""
 
-  labels {
-    key         = "organisation"
-    value_type  = "STRING"
-    description = "GitHub organisation (tenant)."
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "deployq ${replace(each.key, "_", " ")}"
+
+    dynamic "labels" {
+      for_each = local.metric_labels
+      content {
+        key         = labels.key
+        value_type  = "STRING"
+        description = labels.value
+      }
+    }
   }
-  labels {
-    key         = "service"
-    value_type  = "STRING"
-    description = "Deployment name, or the Cloud Run service of a canary."
+
+  label_extractors = { for label in keys(local.metric_labels) : label => "EXTRACT(jsonPayload.${label})" }
+
+  depends_on = [google_project_service.apis]
+}
+
+# Distributions: each matching line adds its value, so charts and alerts get real percentiles.
+resource "google_logging_metric" "distribution" {
+  for_each = local.log_distributions
+
+  project         = var.project_id
+  name            = "${var.name_prefix}${each.key}"
+  description     = "deployq: ${each.value.description}"
+  filter          = "${local.metric_log_filter}\njsonPayload.metric=\"${each.key}\""
+  value_extractor = "EXTRACT(jsonPayload.${each.value.field})"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "DISTRIBUTION"
+    unit         = each.value.unit
+    display_name = "deployq ${replace(each.key, "_", " ")}"
+
+    dynamic "labels" {
+      for_each = local.metric_labels
+      content {
+        key         = labels.key
+        value_type  = "STRING"
+        description = labels.value
+      }
+    }
   }
-  labels {
-    key         = "environment"
-    value_type  = "STRING"
-    description = "Target environment."
+
+  label_extractors = { for label in keys(local.metric_labels) : label => "EXTRACT(jsonPayload.${label})" }
+
+  bucket_options {
+    dynamic "exponential_buckets" {
+      for_each = each.value.exponential == null ? [] : [each.value.exponential]
+      content {
+        num_finite_buckets = exponential_buckets.value.num_finite_buckets
+        growth_factor      = exponential_buckets.value.growth_factor
+        scale              = exponential_buckets.value.scale
+      }
+    }
+
+    dynamic "linear_buckets" {
+      for_each = each.value.linear == null ? [] : [each.value.linear]
+      content {
+        num_finite_buckets = linear_buckets.value.num_finite_buckets
+        width              = linear_buckets.value.width
+        offset             = linear_buckets.value.offset
+      }
+    }
   }
 
   depends_on = [google_project_service.apis]
@@ -152,7 +263,7 @@ resource "google_monitoring_dashboard" "deployq" {
   project        = var.project_id
   dashboard_json = jsonencode(local.dashboard)
 
-  depends_on = [google_monitoring_metric_descriptor.deployq]
+  depends_on = [google_logging_metric.counter, google_logging_metric.distribution]
 }
 
 resource "google_monitoring_notification_channel" "email" {
@@ -177,7 +288,8 @@ resource "google_monitoring_alert_policy" "canary_rolled_back" {
   conditions {
     display_name = "A canary rollout was rolled back"
     condition_threshold {
-      filter          = "metric.type=\"${local.metric_prefix}/canary_rollouts_rolled_back\" AND resource.type=\"global\""
+      # Every rollback line counts: the sum over 5 minutes is the number of rollbacks.
+      filter          = "metric.type=\"${local.log_metric_types["canary_rollouts_rolled_back"]}\" AND resource.type=\"cloud_run_revision\""
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -202,7 +314,8 @@ resource "google_monitoring_alert_policy" "canary_rolled_back" {
   notification_channels = local.notification_channels
   user_labels           = local.labels
 
-  depends_on = [google_monitoring_metric_descriptor.deployq]
+  # An alert policy on a metric that does not exist yet is refused.
+  depends_on = [google_logging_metric.counter]
 }
 
 resource "google_monitoring_alert_policy" "jobs" {

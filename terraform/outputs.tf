@@ -81,6 +81,11 @@ output "dashboard_id" {
   value       = google_monitoring_dashboard.deployq.id
 }
 
+output "run_urls" {
+  description = "Deterministic run.app URL of every function's Cloud Run service: the target and OIDC audience of tasks and sweeps."
+  value       = local.run_urls
+}
+
 output "console_url" {
   description = "URL of the web console (null when var.console_enabled is false)."
   value       = var.console_enabled ? google_cloudfunctions2_function.console[0].url : null

@@ -1,6 +1,11 @@
 # Sweeps, each a POST with a Google OIDC token of the scheduler account, whose
-# email is in INTERNAL_SERVICE_ACCOUNTS. The token audience is the function URL,
-# which is what the functions accept (GOOGLE_ID_TOKEN_AUDIENCES).
+# email is in INTERNAL_SERVICE_ACCOUNTS. Target and token audience are the
+# function's run.app URL (main.tf): Cloud Run counts Scheduler requests as
+# internal only on run.app URLs (the worker has internal-only ingress) and
+# checks the audience against the service URL; each function lists that URL
+# in GOOGLE_ID_TOKEN_AUDIENCES.
+# https://cloud.google.com/run/docs/securing/ingress#internal-services
+# https://cloud.google.com/scheduler/docs/http-target-auth#using-oidc
 
 locals {
   sweeps = {
@@ -53,11 +58,11 @@ resource "google_cloud_scheduler_job" "sweep" {
 
   http_target {
     http_method = "POST"
-    uri         = "${local.function_urls[each.value.function]}${each.value.path}"
+    uri         = "${local.run_urls[each.value.function]}${each.value.path}"
 
     oidc_token {
       service_account_email = google_service_account.scheduler.email
-      audience              = local.function_urls[each.value.function]
+      audience              = local.run_urls[each.value.function]
     }
   }
 

@@ -30,8 +30,9 @@ variable "name_prefix" {
 
   validation {
     # Service account ids are at most 30 characters; the longest suffix is 'events-trigger' (14).
-    condition     = can(regex("^([a-z][a-z0-9-]*-)?$", var.name_prefix)) && length(var.name_prefix) <= 16
-    error_message = "name_prefix must be empty or lower-case letters, digits and hyphens ending with '-', at most 16 characters."
+    # No "worker" inside: the canary function finds its own run.app URL by replacing "worker" in WORKER_URL.
+    condition     = can(regex("^([a-z][a-z0-9-]*-)?$", var.name_prefix)) && length(var.name_prefix) <= 16 && !strcontains(var.name_prefix, "worker")
+    error_message = "name_prefix must be empty or lower-case letters, digits and hyphens ending with '-', at most 16 characters, without 'worker'."
   }
 }
 
@@ -208,27 +209,146 @@ variable "extra_id_token_audiences" {
 }
 
 # ---------------------------------------------------------------------------
-# Data packages and jobs
+# Organisations (contract/organisations.md)
 # ---------------------------------------------------------------------------
 
-variable "environments" {
-  description = "Where data packages deploy (ENVIRONMENTS): {env = {project, database}}. packages and worker get roles/datastore.user on exactly these databases."
+variable "platform_admins" {
+  description = "E-mails of the Google identities that manage organisation records through the API (PLATFORM_ADMINS)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.platform_admins : can(regex("^[^@\\s,]+@[^@\\s,]+\\.[^@\\s,]+$", e))])
+    error_message = "platform_admins must be e-mail addresses."
+  }
+}
+
+variable "organisations" {
+  description = <<-EOT
+    Organisation records written to Firestore organisations/{org} (contract/organisations.md item 1), and
+    the IAM derived from them: packages and worker get roles/datastore.user on each environment's database
+    (IAM condition on that database), the canary account roles/run.developer on each granted Cloud Run
+    service (on the service's project for a pattern ending in *), monitoring.viewer on those projects and
+    actAs (roles/iam.serviceAccountUser) on each service's runtime account from cloud_run_service_accounts.
+    Keys are lower-case GitHub organisation names. An empty map grants nothing. The next apply overwrites
+    changes made through the API to an organisation listed here.
+  EOT
   type = map(object({
-    project  = string
-    database = optional(string, "(default)")
+    environments = optional(map(object({
+      project  = string
+      database = optional(string, "(default)")
+    })), {})
+    # projects/P/locations/L/services/S, S may end with *.
+    cloud_run_services = optional(list(string), [])
+    # Runtime service account(s) of each entry of cloud_run_services (pattern => e-mails): Cloud Run
+    # refuses to update a service for a caller without actAs on the service's identity.
+    cloud_run_service_accounts = optional(map(list(string)), {})
+    members = optional(list(object({
+      email        = optional(string)
+      github_login = optional(string)
+      role         = string
+    })), [])
+    github_rules = optional(list(object({
+      repository  = string
+      ref         = string
+      environment = optional(string)
+      role        = string
+    })), [])
+    # repository_owner_id of the GitHub owner (digits as text); null: pinned by the first token.
+    github_owner_id = optional(string)
   }))
   default = {}
 
   validation {
-    condition     = alltrue([for e in values(var.environments) : can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", e.project))])
-    error_message = "environments[*].project must be a project id."
+    condition     = alltrue([for org in keys(var.organisations) : can(regex("^[a-z0-9][a-z0-9-]{0,38}$", org))])
+    error_message = "organisations keys must be GitHub organisation names in lower case."
   }
 
   validation {
-    condition     = alltrue([for e in values(var.environments) : e.database == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", e.database))])
-    error_message = "environments[*].database must be (default) or a Firestore database id."
+    condition = alltrue(flatten([
+      for org in values(var.organisations) : [for env in keys(org.environments) : can(regex("^[a-z][a-z0-9-]{0,62}$", env))]
+    ]))
+    error_message = "organisations[*].environments names must match [a-z][a-z0-9-]{0,62}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for org in values(var.organisations) : [
+        for env in values(org.environments) :
+        can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", env.project)) && (env.database == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", env.database)))
+      ]
+    ]))
+    error_message = "organisations[*].environments need a project id and a Firestore database id ((default) or 4-63 lower-case letters, digits or hyphens)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for org in values(var.organisations) : [
+        for pattern in org.cloud_run_services :
+        can(regex("^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z]+-[a-z]+[0-9]+/services/([a-z]([a-z0-9-]{0,47}[a-z0-9])?|[a-z][a-z0-9-]{0,47}\\*|\\*)$", pattern))
+      ]
+    ]))
+    error_message = "organisations[*].cloud_run_services must be projects/P/locations/L/services/S, where S is a service name or a prefix ending with * (no other wildcard)."
+  }
+
+  validation {
+    condition = alltrue([
+      for org in values(var.organisations) :
+      length(setsubtract(keys(org.cloud_run_service_accounts), org.cloud_run_services)) == 0
+      && length(setsubtract(org.cloud_run_services, keys(org.cloud_run_service_accounts))) == 0
+    ])
+    error_message = "organisations[*].cloud_run_service_accounts must name the runtime service account(s) of every entry of cloud_run_services, and nothing else: the canary needs actAs on them to move traffic."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for org in values(var.organisations) : [
+        for accounts in values(org.cloud_run_service_accounts) : length(accounts) > 0 && alltrue([
+          for email in accounts : can(regex("^[^@\\s]+@[^@\\s]+\\.gserviceaccount\\.com$", email))
+        ])
+      ]
+    ]))
+    error_message = "organisations[*].cloud_run_service_accounts values must be non-empty lists of service account e-mails."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for org in values(var.organisations) : [
+        for m in org.members :
+        contains(["viewer", "deployer", "approver", "admin"], m.role) && (m.email != null || m.github_login != null)
+      ]
+    ]))
+    error_message = "organisations[*].members need an email or a github_login, and a role among viewer, deployer, approver, admin."
+  }
+
+  validation {
+    condition = alltrue([
+      for org in values(var.organisations) :
+      length(compact([for m in org.members : m.email == null ? "" : "email:${lower(m.email)}"])) == length(distinct(compact([for m in org.members : m.email == null ? "" : "email:${lower(m.email)}"])))
+      && length(compact([for m in org.members : m.github_login == null ? "" : "login:${lower(m.github_login)}"])) == length(distinct(compact([for m in org.members : m.github_login == null ? "" : "login:${lower(m.github_login)}"])))
+    ])
+    error_message = "organisations[*].members: an e-mail or GitHub login appears in one entry only."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for org in values(var.organisations) : [
+        for r in org.github_rules :
+        contains(["viewer", "deployer", "approver", "admin"], r.role) && length(trimspace(r.repository)) > 0 && length(trimspace(r.ref)) > 0
+      ]
+    ]))
+    error_message = "organisations[*].github_rules need a repository glob, a ref glob and a role among viewer, deployer, approver, admin."
+  }
+
+  validation {
+    condition     = alltrue([for org in values(var.organisations) : org.github_owner_id == null || can(regex("^[0-9]+$", org.github_owner_id))])
+    error_message = "organisations[*].github_owner_id must be the repository_owner_id claim: digits as text."
   }
 }
+
+# ---------------------------------------------------------------------------
+# Data packages and jobs
+# ---------------------------------------------------------------------------
 
 variable "job_deadline_seconds" {
   description = "A processing job with no recorded progress for this long is stuck and the sweep times it out (JOB_DEADLINE_SECONDS)."
@@ -273,34 +393,6 @@ variable "tasks_rate_limits" {
   validation {
     condition     = var.tasks_rate_limits.max_dispatches_per_second > 0 && var.tasks_rate_limits.max_concurrent_dispatches >= 1
     error_message = "tasks_rate_limits must be positive."
-  }
-}
-
-# ---------------------------------------------------------------------------
-# Canary
-# ---------------------------------------------------------------------------
-
-variable "canary_managed_services" {
-  description = "Cloud Run services the canary may change. Empty: roles/run.developer on the whole control-plane project. service_account is the service's runtime identity: updating a service needs actAs on it."
-  type = list(object({
-    project         = string
-    region          = string
-    service         = string
-    service_account = optional(string)
-  }))
-  default = []
-
-  validation {
-    condition = alltrue([
-      for s in var.canary_managed_services :
-      can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", s.project)) && can(regex("^[a-z]+-[a-z]+[0-9]+$", s.region)) && can(regex("^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$", s.service))
-    ])
-    error_message = "canary_managed_services entries need a project id, a region and a Cloud Run service name."
-  }
-
-  validation {
-    condition     = alltrue([for s in var.canary_managed_services : s.service_account == null || can(regex("^[^@\\s]+@[^@\\s]+\\.gserviceaccount\\.com$", s.service_account))])
-    error_message = "canary_managed_services[*].service_account must be a service account e-mail."
   }
 }
 

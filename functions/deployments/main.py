@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import functions_framework
 
 from shared import logs
@@ -19,7 +21,7 @@ from shared.models.deployment import (
     TaxonomyBody,
     public,
 )
-from shared.routes import governance
+from shared.routes import discovery, governance
 from shared.store.deployments import DeploymentStore, request_hash
 from shared.web import Api, Context, Route
 
@@ -180,6 +182,7 @@ API = Api(
             summary="roll back from this deployment",
         ),
         *governance.routes(lambda: GOVERNANCE),
+        *discovery.routes(SETTINGS, os.environ.get("K_SERVICE")),
     ],
 )
 

@@ -6,6 +6,12 @@ provider "google" {
   region  = var.region
 }
 
+# The module creates the Eventarc and Pub/Sub service identities with google-beta.
+provider "google-beta" {
+  project = var.project_id
+  region  = var.region
+}
+
 module "deployq" {
   source = "../.."
 
@@ -14,10 +20,10 @@ module "deployq" {
   allowed_organisations = var.allowed_organisations
   org_access            = var.org_access
   alert_emails          = var.alert_emails
+  platform_admins       = var.platform_admins
 
-  # Where data packages deploy; packages and worker get access to these databases
-  # only. The databases themselves are not created by the stack.
-  environments = {
-    staging = { project = var.project_id, database = "staging" }
-  }
+  # Organisation records, and the only environments and Cloud Run services the
+  # stack may touch: packages and worker get access to these databases, the canary
+  # to these services. The databases and services themselves are not created here.
+  organisations = var.organisations
 }

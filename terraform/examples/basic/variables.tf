@@ -26,3 +26,27 @@ variable "alert_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "platform_admins" {
+  description = "E-mails of the people who manage organisation records through the API."
+  type        = list(string)
+  default     = []
+}
+
+variable "organisations" {
+  description = "Organisation records and their grants (see the module's organisations variable)."
+  type        = any
+  default = {
+    acme = {
+      environments = {
+        staging = { project = "acme-staging-123", database = "staging" }
+      }
+      cloud_run_services = ["projects/acme-staging-123/locations/europe-west1/services/api"]
+      cloud_run_service_accounts = {
+        "projects/acme-staging-123/locations/europe-west1/services/api" = ["api-runtime@acme-staging-123.iam.gserviceaccount.com"]
+      }
+      members      = [{ email = "lead@acme.example", github_login = "acme-lead", role = "admin" }]
+      github_rules = [{ repository = "acme/*", ref = "refs/heads/main", role = "deployer" }]
+    }
+  }
+}

@@ -51,6 +51,7 @@ def run(argv: list[str], *answers, env: dict | None = None):
         stderr=io.StringIO(),
         sleep=lambda _: None,
     )
+    rt._discovered = {}  # no discovery: the other functions fall back to DEPLOYQ_URL
     session = Session(*answers)
     for part in ("deployments", "packages", "canary"):
         rt._clients[part] = Client(
@@ -394,6 +395,19 @@ def test_canary_watch_ends_with_the_verdict():
 def test_urls_of_other_functions_fall_back_to_deployq_url():
     args = build_parser().parse_args(["packages", "list"])
     rt = Runtime(args, env={"DEPLOYQ_URL": URL})
+    rt._discovered = {}
     assert rt.base_url("packages") == URL
     rt = Runtime(args, env={"DEPLOYQ_URL": URL, "DEPLOYQ_PACKAGES_URL": "https://p.example"})
     assert rt.base_url("packages") == "https://p.example"
+
+
+def test_discovery_names_the_other_functions_and_flags_still_win():
+    args = build_parser().parse_args(["canary", "list"])
+    rt = Runtime(args, env={"DEPLOYQ_URL": URL})
+    rt._discovered = {"canary": "https://c.example", "packages": "https://p.example"}
+    assert rt.base_url("canary") == "https://c.example"
+    assert rt.base_url("packages") == "https://p.example"
+    args = build_parser().parse_args(["canary", "list", "--canary-url", "https://flag.example"])
+    rt = Runtime(args, env={"DEPLOYQ_URL": URL})
+    rt._discovered = {"canary": "https://c.example"}
+    assert rt.base_url("canary") == "https://flag.example"

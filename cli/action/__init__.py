@@ -1,0 +1,1 @@
+"""The GitHub Action's logic, run by the steps of `action.yml`."""
