@@ -450,11 +450,34 @@ def start_canaries(
     return started
 
 
+def grant_targets(http: Http, project: str) -> None:
+    """Where the organisations routes are served (contract/organisations.md), make sure acme's
+    record grants the `dev` and `staging` databases and the demo's Cloud Run services."""
+    url = f"{http.urls['deployments']}/v1/organisations/{ORG}"
+    answer = http.session.get(url, timeout=30)
+    if answer.status_code == 404 and "no route" in answer.text:
+        return  # organisation records are not served by this deployments function
+    record = answer.json() if answer.ok else {}
+    environments = dict(record.get("environments") or {})
+    for name in ("dev", "staging"):
+        environments.setdefault(name, {"project": project, "database": name})
+    services = list(record.get("cloud_run_services") or [])
+    pattern = f"projects/{RUN_PROJECT}/locations/{REGION}/services/*"
+    if pattern not in services:
+        services.append(pattern)
+    body = {k: v for k, v in record.items() if k in ("members", "github")}
+    body.update({"environments": environments, "cloud_run_services": services})
+    saved = http.session.put(url, json=body, timeout=30)
+    if not saved.ok:
+        print(f"could not grant the demo's targets: {saved.status_code} {saved.text}", flush=True)
+
+
 def seed(urls: dict[str, str], env: dict[str, str], *, canaries: bool = True, **speed) -> dict:
     """The whole demo; returns the ids tests and the README point at."""
     found = seed_history(env)
     versions = found.pop("versions")
     http = Http(urls)
+    grant_targets(http, env["GOOGLE_CLOUD_PROJECT"])
     http.call("deployments", "POST", "/v1/events:sweep")
     found.update(seed_present(http, versions))
     seed_data(env)
