@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import flask
 import functions_framework
@@ -24,10 +25,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 ROUTES = Map(
     [
-        Rule("/health", endpoint="health"),
-        Rule("/", endpoint="page"),
-        Rule("/index.html", endpoint="page"),
-        Rule("/assets/<any('app.js', 'app.css'):name>", endpoint="asset"),
+        Rule("/health", endpoint="health", methods=["GET"]),
+        Rule("/", endpoint="page", methods=["GET"]),
+        Rule("/index.html", endpoint="page", methods=["GET"]),
+        Rule("/assets/<any('app.js', 'app.css'):name>", endpoint="asset", methods=["GET"]),
     ],
     strict_slashes=False,
 )
@@ -45,6 +46,11 @@ def config() -> dict:
         "client_id": os.environ.get("CONSOLE_OAUTH_CLIENT_ID") or None,
         "organisations": [o.strip().lower() for o in organisations.split(",") if o.strip()],
     }
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class Assets:
@@ -66,8 +72,10 @@ class Assets:
         html = html.replace("__CONFIG__", json.dumps(settings).replace("</", "<\\/"))
         self.files["index.html"] = self._entry(html.encode())
         urls = [settings[k] for k in ("deployments", "packages", "canary")]
-        # URLs left to `GET /v1/discovery` are unknown here: allow any https origin then.
-        apis = " ".join(u for u in urls if u) + ("" if all(urls) else " https:")
+        # Origins, not URLs: a CSP source with a path matches that one path only. URLs left
+        # to `GET /v1/discovery` are unknown here: allow any https origin then.
+        origins = sorted({_origin(u) for u in urls if u})
+        apis = " ".join(origins) + ("" if all(urls) else " https:")
         self.policy = (
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             f"connect-src 'self' {apis}; frame-ancestors 'none'; base-uri 'none'; "
@@ -106,7 +114,8 @@ def console(request: flask.Request):
     try:
         endpoint, args = ROUTES.bind("localhost").match(request.path, method=request.method)
     except HTTPException as exc:
-        body = {"error": f"no route {request.method} {request.path}", "code": "not_found"}
+        code = "method_not_allowed" if exc.code == 405 else "not_found"
+        body = {"error": f"no route {request.method} {request.path}", "code": code, "details": []}
         return flask.Response(json.dumps(body), status=exc.code or 404, mimetype="application/json")
     if endpoint == "health":
         return {"status": "healthy"}

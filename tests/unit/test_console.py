@@ -39,7 +39,9 @@ def test_the_page_carries_its_configuration_and_a_strict_policy(console):
     assert config["organisations"] == ["acme", "globex"]
     assert config["auth_enabled"] is True
     policy = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in policy and "https://api.example/deployments" in policy
+    assert "script-src 'self'" in policy
+    # An origin: a source with a path would allow that one path only.
+    assert "connect-src 'self' https://api.example https:;" in policy
     assert response.headers["Cache-Control"] == "no-cache"
     assert re.search(r'assets/app\.js\?v=[0-9a-f]{12}"', html)
 
@@ -59,6 +61,7 @@ def test_anything_else_is_a_json_404_and_health_answers(console):
     missing = console.get("/assets/../main.py")
     assert missing.status_code == 404 and missing.json["code"] == "not_found"
     assert console.get("/health").json == {"status": "healthy"}
+    assert console.post("/").status_code == 405
 
 
 def api() -> Api:
