@@ -4,9 +4,9 @@ The demo organisation is seeded, then topped up to 1,000 deployments through the
 For each page, a fresh browser context (empty cache) opens it; "first render" is the
 time from navigation start to the page's first rendered content (the app's
 `deployq:rendered` performance mark: config read, `GET /v1/me`, the page's API calls and
-the DOM built). Bytes: what the console function sent (page, script, stylesheet, as
-transferred, gzip) and what the APIs sent for that page. Target: the queue page usable
-within 1 s on the local stack.
+the DOM built). Bytes: what the console function sent (one page with its script and
+styles inline, as transferred, gzip) and what the APIs sent for that page. Target: the
+queue page usable within 1 s on the local stack.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def main() -> None:
                 browser.close()
         assets = root / "functions" / "console" / "static"
         raw = sum((assets / f).stat().st_size for f in ("index.html", "app.js", "app.css"))
-        print(f"console assets: {raw:,} bytes uncompressed; target first render <= {TARGET_MS} ms")
+        print(f"console page: {raw:,} bytes uncompressed; target first render <= {TARGET_MS} ms")
     finally:
         if stack is not None:
             stack.close()

@@ -1,7 +1,11 @@
-"""The deployq console (`console`): the single page and its assets, built from `console/`.
+"""The deployq console (`console`): one page with its script and styles inline, built from
+`console/` by `make init`.
 
-It serves files only; the page calls the deployments, packages and canary APIs itself
+It serves that page only; the page calls the deployments, packages and canary APIs itself
 (CORS allows this function's origin there), so the console holds no second code path.
+Everything is inline so the page works at any path prefix (`.../console` on
+cloudfunctions.net, `/` on run.app) and renders after one request; the Content-Security-
+Policy allows exactly that script and style by their hashes.
 Configuration: DEPLOYMENTS_URL, PACKAGES_URL, CANARY_URL (the packages and canary URLs
 are otherwise read from `GET /v1/discovery`), CONSOLE_OAUTH_CLIENT_ID (Google sign-in),
 AUTH_ENABLED, CONSOLE_ORGANISATIONS (names offered by the organisation picker).
@@ -9,6 +13,7 @@ AUTH_ENABLED, CONSOLE_ORGANISATIONS (names offered by the organisation picker).
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -22,13 +27,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
 STATIC = Path(__file__).resolve().parent / "static"
-TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 ROUTES = Map(
     [
         Rule("/health", endpoint="health", methods=["GET"]),
         Rule("/", endpoint="page", methods=["GET"]),
         Rule("/index.html", endpoint="page", methods=["GET"]),
-        Rule("/assets/<any('app.js', 'app.css'):name>", endpoint="asset", methods=["GET"]),
     ],
     strict_slashes=False,
 )
@@ -53,72 +56,72 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class Assets:
-    """The built files, read once per process, each with its gzip form and content hash."""
+def _hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+class Page:
+    """The built page, assembled once per process: HTML, its gzip form, ETag and policy."""
 
     def __init__(self, folder: Path):
         if not (folder / "index.html").is_file():
             raise SystemExit(
                 f"console assets are missing in {folder}: run `make init` (npm ci && npm run build)"
             )
-        self.files: dict[str, tuple[bytes, bytes, str]] = {}
-        for name in ("app.js", "app.css"):
-            self.files[name] = self._entry((folder / name).read_bytes())
         settings = config()
-        html = (folder / "index.html").read_text()
-        for name, (_, _, digest) in self.files.items():
-            html = html.replace(f"assets/{name}", f"assets/{name}?v={digest}")
-        # "</" cannot end the JSON script element early once escaped.
-        html = html.replace("__CONFIG__", json.dumps(settings).replace("</", "<\\/"))
-        self.files["index.html"] = self._entry(html.encode())
+        # Nothing inside may end its element early: "</" is escaped in the JSON and the script.
+        script = (folder / "app.js").read_text().replace("</script", "<\\/script")
+        style = (folder / "app.css").read_text().replace("</style", "<\\/style")
+        html = (
+            (folder / "index.html")
+            .read_text()
+            .replace("__CONFIG__", json.dumps(settings).replace("</", "<\\/"))
+            .replace("__STYLE__", style)
+            .replace("__SCRIPT__", script)
+        )
         urls = [settings[k] for k in ("deployments", "packages", "canary")]
         # Origins, not URLs: a CSP source with a path matches that one path only. URLs left
         # to `GET /v1/discovery` are unknown here: allow any https origin then.
-        origins = sorted({_origin(u) for u in urls if u})
-        apis = " ".join(origins) + ("" if all(urls) else " https:")
+        apis = " ".join(sorted({_origin(u) for u in urls if u})) + ("" if all(urls) else " https:")
         self.policy = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            f"connect-src 'self' {apis}; frame-ancestors 'none'; base-uri 'none'; "
-            "form-action 'self' https://accounts.google.com"
+            f"default-src 'none'; script-src {_hash(script)}; style-src {_hash(style)}; "
+            f"img-src 'self' data:; connect-src 'self' {apis}; frame-ancestors 'none'; "
+            "base-uri 'none'; form-action 'none'"
         )
+        self.body = html.encode()
+        self.zipped = gzip.compress(self.body, 9, mtime=0)
+        self.etag = '"' + hashlib.sha256(self.body).hexdigest()[:16] + '"'
 
-    @staticmethod
-    def _entry(data: bytes) -> tuple[bytes, bytes, str]:
-        return data, gzip.compress(data, 9, mtime=0), hashlib.sha256(data).hexdigest()[:12]
-
-    def response(self, request: flask.Request, name: str) -> flask.Response:
-        data, zipped, digest = self.files[name]
-        headers = {"X-Content-Type-Options": "nosniff", "ETag": f'"{digest}"'}
-        if name == "index.html":
-            headers["Cache-Control"] = "no-cache"
-            headers["Content-Security-Policy"] = self.policy
-            headers["Referrer-Policy"] = "no-referrer"
-        else:
-            headers["Cache-Control"] = "public, max-age=31536000, immutable"
-        if request.headers.get("If-None-Match") == f'"{digest}"':
+    def response(self, request: flask.Request) -> flask.Response:
+        headers = {
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": self.policy,
+            "ETag": self.etag,
+            "Referrer-Policy": "no-referrer",
+            "Vary": "Accept-Encoding",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if request.headers.get("If-None-Match") == self.etag:
             return flask.Response(status=304, headers=headers)
+        body = self.body
         if "gzip" in request.headers.get("Accept-Encoding", ""):
-            data = zipped
+            body = self.zipped
             headers["Content-Encoding"] = "gzip"
-        headers["Vary"] = "Accept-Encoding"
-        mimetype = TYPES[Path(name).suffix]
-        return flask.Response(data, status=200, headers=headers, mimetype=mimetype)
+        return flask.Response(body, status=200, headers=headers, mimetype="text/html")
 
 
-ASSETS = Assets(STATIC)
+PAGE = Page(STATIC)
 
 
 @functions_framework.http
 def console(request: flask.Request):
-    """HTTP entry point: the page, its two assets and /health."""
+    """HTTP entry point: the page and /health."""
     try:
-        endpoint, args = ROUTES.bind("localhost").match(request.path, method=request.method)
+        endpoint, _ = ROUTES.bind("localhost").match(request.path, method=request.method)
     except HTTPException as exc:
         code = "method_not_allowed" if exc.code == 405 else "not_found"
         body = {"error": f"no route {request.method} {request.path}", "code": code, "details": []}
         return flask.Response(json.dumps(body), status=exc.code or 404, mimetype="application/json")
     if endpoint == "health":
         return {"status": "healthy"}
-    if endpoint == "page":
-        return ASSETS.response(request, "index.html")
-    return ASSETS.response(request, args["name"])
+    return PAGE.response(request)
