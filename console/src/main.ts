@@ -680,7 +680,13 @@ async function route() {
     }
   } catch (e) {
     content = [h("h1", {}, "Could not load this page"), notice(e instanceof Error ? e.message : String(e))];
-    if (e instanceof ApiError && e.status === 401 && cfg.auth_enabled) content.push(h("p", {}, "Sign in with Google to continue."));
+    if (e instanceof ApiError && e.status === 401 && cfg.auth_enabled) {
+      // An expired or refused token: forget it so the header offers sign-in again.
+      sessionStorage.removeItem("deployq.token");
+      api.token = null;
+      header();
+      content.push(h("p", {}, "Sign in with Google to continue."));
+    }
   }
   if (serial !== renderSerial) return; // a newer navigation won
   if (flash) content.unshift(notice(flash, "ok"));

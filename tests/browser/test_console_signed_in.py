@@ -76,3 +76,15 @@ def test_without_a_token_the_page_asks_to_sign_in(chromium, signed_stack):
         expect(page.get_by_role("button", name="Sign in with Google")).to_be_visible()
     finally:
         context.close()
+
+
+def test_a_refused_token_is_forgotten_and_sign_in_offered(chromium, signed_stack, identity):
+    expired = identity.google_token(VIEWER_EMAIL, "https://another-audience.example")
+    context, page = signed_page(chromium, expired)
+    try:
+        open_page(page, signed_stack, "dora")
+        expect(page.get_by_role("alert")).to_contain_text("Refused:")
+        expect(page.get_by_role("button", name="Sign in with Google")).to_be_visible()
+        assert page.evaluate("() => sessionStorage.getItem('deployq.token')") is None
+    finally:
+        context.close()
