@@ -35,7 +35,7 @@ lint: init ## Lint and check formatting with ruff
 	$(PY) -m ruff format --check .
 	$(PY) -m check_jsonschema --builtin-schema vendor.github-workflows examples/github/*.yml
 	$(PY) -m check_jsonschema --builtin-schema vendor.github-actions action.yml
-	cd console && npm run --silent check  # TypeScript, strict
+	cd console && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent check  # TypeScript, strict
 
 format: init ## Format and fix with ruff
 	$(PY) -m ruff format .
