@@ -632,9 +632,16 @@ async function packagesPage() {
         badge(d.status),
         d.records_succeeded ?? d.records_processed ?? "—",
         when(d.deployed_at || d.started_at || d.created_at),
-        d.status === "completed" && !d.rolled_back_at
-          ? action("Roll back", "deployer", () => api.post("packages", `/v1/package-deployments/${d.id}/rollback`), reload, true)
-          : "",
+        d.status === "awaiting_approval"
+          ? h(
+              "span",
+              { class: "row-actions" },
+              action("Approve", "deployer", () => api.post("packages", `/v1/package-deployments/${d.id}/approve`, {}), reload),
+              action("Reject", "deployer", () => api.post("packages", `/v1/package-deployments/${d.id}/reject`, { comment: "rejected in the console" }), reload, true),
+            )
+          : d.status === "completed" && !d.rolled_back_at
+            ? action("Roll back", "deployer", () => api.post("packages", `/v1/package-deployments/${d.id}/rollback`), reload, true)
+            : "",
       ]),
       "Newest first",
     ),
