@@ -626,7 +626,9 @@ async function packagesPage() {
     h("h2", {}, "Package deployments"),
     table(
       ["Package", "Target", "Status", "Records", "When", ""],
-      (deployments.deployments as any[]).map((d) => [
+      (deployments.deployments as any[]).map((d) => {
+        const comment = h("input", { size: 14 }) as HTMLInputElement;
+        return [
         d.package_name || d.package_id,
         d.environment || d.target_environment || "—",
         badge(d.status),
@@ -636,13 +638,15 @@ async function packagesPage() {
           ? h(
               "span",
               { class: "row-actions" },
-              action("Approve", "deployer", () => api.post("packages", `/v1/package-deployments/${d.id}/approve`, {}), reload),
-              action("Reject", "deployer", () => api.post("packages", `/v1/package-deployments/${d.id}/reject`, { comment: "rejected in the console" }), reload, true),
+              field("Comment", comment),
+              action("Approve", "deployer", () => api.post("packages", `/v1/package-deployments/${d.id}/approve`, comment.value ? { comment: comment.value } : {}), reload),
+              action("Reject", "deployer", () => api.post("packages", `/v1/package-deployments/${d.id}/reject`, { comment: comment.value }), reload, true),
             )
           : d.status === "completed" && !d.rolled_back_at
             ? action("Roll back", "deployer", () => api.post("packages", `/v1/package-deployments/${d.id}/rollback`), reload, true)
             : "",
-      ]),
+        ];
+      }),
       "Newest first",
     ),
   ];
