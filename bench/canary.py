@@ -71,6 +71,10 @@ def main() -> None:
         )
         os.environ.pop("WORKER_URL", None)
         os.environ.pop("TASKS_QUEUE", None)
+        from tests.support.organisations import grant
+
+        services = [f"projects/{PROJECT}/locations/{REGION}/services/*"]
+        grant(os.environ["GOOGLE_CLOUD_PROJECT"], "bench", cloud_run_services=services)
         import functions_framework
 
         app = functions_framework.create_app("canary", str(root / "functions/canary/main.py"))

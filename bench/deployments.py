@@ -26,13 +26,14 @@ TAXONOMY = {"provider": "gcp", "cloud_account_id": "bench", "region": "eu", "typ
 def seed_scheduled(db, org: str, name: str, count: int) -> None:
     """`count` scheduled deployments of one taxonomy, written straight to Firestore."""
     from shared.auth import Principal
+    from shared.deployments.rules import new_record
     from shared.store.deployments import DeploymentStore
 
     store = DeploymentStore(db)
     principal = Principal("local", "bench", org, "admin")
     batch, pending = db.batch(), 0
     for i in range(count):
-        record = store.new_record(org, {**TAXONOMY, "name": name, "version": f"old-{i}"}, principal)
+        record = new_record(org, {**TAXONOMY, "name": name, "version": f"old-{i}"}, principal)
         store.write(batch, org, None, record)
         pending += 1
         if pending == 200:

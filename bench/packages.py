@@ -12,7 +12,6 @@ Targets: deploy >= 0.7x the ceiling; worker peak RSS < 300 MiB.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -107,8 +106,14 @@ def main() -> None:
         "TASKS_QUEUE": f"projects/{PROJECT}/locations/local/queues/bench",
         "TASKS_EMULATOR_HOST": fake.address,
         "WORKER_URL": f"http://127.0.0.1:{worker_port}/tasks/run",
-        "ENVIRONMENTS": json.dumps({e: {"project": PROJECT, "database": e} for e in ENVIRONMENTS}),
     }
+    from tests.support.organisations import grant
+
+    grant(
+        PROJECT,
+        "bench",
+        environments={e: {"project": PROJECT, "database": e} for e in ENVIRONMENTS},
+    )
     processes = [
         start_function("worker", worker_port, env, log_dir),
         start_function("packages", packages_port, env, log_dir),

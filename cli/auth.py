@@ -93,6 +93,8 @@ class Credentials:
         self.session = session or requests.Session()
         self._run = run
         self._which = which
+        # Platform-admin commands address organisations in the path, not with X-Organisation.
+        self.org_required = True
         self._cache: dict[str, tuple[str, float | None]] = {}
 
     @classmethod
@@ -112,7 +114,8 @@ class Credentials:
     def headers(self, base_url: str) -> dict[str, str]:
         """The Authorization (and X-Organisation) headers for a call to `base_url`."""
         if self.source == "none":
-            return {"X-Organisation": self._require_org("--auth none")}
+            org = self._require_org("--auth none")
+            return {"X-Organisation": org} if org else {}
         if self.source == "token":
             headers = {"Authorization": f"Bearer {self.token}"}
             if self.org:
@@ -130,22 +133,16 @@ class Credentials:
             org = self._require_org("a Google identity")
             audience = self.audience or origin(base_url)
             token = self._cached(f"google:{audience}", lambda: self._google_token(audience))
-            return {"Authorization": f"Bearer {token}", "X-Organisation": org}
+            headers = {"Authorization": f"Bearer {token}"}
+            if org:
+                headers["X-Organisation"] = org
+            return headers
         raise UsageError(f"unknown credential source {self.source!r}")
-
-    def describe(self) -> str:
-        return {
-            "token": "the token given with --token",
-            "github-actions": "the GitHub Actions OIDC token of this workflow run",
-            "github-pat": "GITHUB_TOKEN as a GitHub personal access token",
-            "google": "a Google identity token (Application Default Credentials or gcloud)",
-            "none": "no token (local stack with AUTH_ENABLED=false)",
-        }[self.source]
 
     # -- sources ------------------------------------------------------------------
 
-    def _require_org(self, what: str) -> str:
-        if not self.org:
+    def _require_org(self, what: str) -> str | None:
+        if not self.org and self.org_required:
             raise UsageError(f"{what} needs an organisation: pass --org or set DEPLOYQ_ORG")
         return self.org
 

@@ -12,6 +12,7 @@ import requests
 from cli import __version__
 from cli.auth import Credentials
 from cli.errors import ApiFailure, CliError
+from cli.transport import check_token_url
 
 RETRY_STATUSES = (429, 502, 503, 504)
 SAFE_METHODS = ("GET", "HEAD", "PUT", "DELETE", "PATCH")
@@ -66,6 +67,8 @@ class Client:
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         attempts = self.attempts if retry else 1
         for attempt in range(1, attempts + 1):
+            if getattr(self.credentials, "source", None) != "none":
+                check_token_url(url)  # before a token is even fetched
             auth = self.credentials.headers(self.base_url)
             try:
                 response = self.session.request(

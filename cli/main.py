@@ -11,9 +11,18 @@ import sys
 from collections.abc import Sequence
 
 from cli import __version__
-from cli.commands import canary, deployments, governance, openapi, packages, release
+from cli.commands import (
+    canary,
+    deployments,
+    governance,
+    openapi,
+    organisations,
+    packages,
+    release,
+)
 from cli.errors import EXIT_FAILURE, ApiFailure, CliError
 from cli.runtime import Runtime
+from cli.terminal import SafeStream
 
 EPILOG = """\
 credentials (no flags needed): the GitHub Actions OIDC token in a workflow with
@@ -105,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     packages.register(commands, common)
     canary.register(commands, common)
     governance.register(commands, common)
+    organisations.register(commands, common)
     openapi.register(commands, common)
     release.register(commands, common)
     return parser
@@ -118,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     runtime = Runtime(args)
+    stderr = SafeStream(sys.stderr)
     try:
         code = args.func(runtime)
         return int(code or 0)
@@ -125,15 +136,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if runtime.json and exc.body is not None:
             import json
 
-            sys.stderr.write(json.dumps(exc.body) + "\n")
+            stderr.write(json.dumps(exc.body) + "\n")
         else:
             lines = exc.lines()
-            sys.stderr.write(f"deployq: error: {lines[0]}\n")
+            stderr.write(f"deployq: error: {lines[0]}\n")
             for line in lines[1:]:
-                sys.stderr.write(line + "\n")
+                stderr.write(line + "\n")
         return exc.exit_code
     except CliError as exc:
-        sys.stderr.write(f"deployq: error: {exc.message}\n")
+        stderr.write(f"deployq: error: {exc.message}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("deployq: interrupted\n")

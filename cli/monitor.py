@@ -90,10 +90,10 @@ class CanaryMonitor:
     def _run(self) -> int:
         from shared import clock
         from shared.canary import plan
-        from shared.canary.verdict import Sample
         from shared.canary.verdict import decide as judge
         from shared.google.cloud_run import NotFoundError
         from shared.google.monitoring import MonitoringError
+        from shared.models.canary import Sample
 
         a = self.a
         try:
@@ -196,7 +196,7 @@ class CanaryMonitor:
         return max(shares, key=lambda r: shares[r])
 
     def _set_traffic(self, state, stable: str, percent: int, tag: str | None):
-        from shared.canary.engine import split
+        from shared.canary.traffic import split
         from shared.google.cloud_run import EtagConflict
 
         try:

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
+from cli.terminal import clean
+
 
 def text(value: Any) -> str:
     """One table cell: null as `-`, booleans lower-case, nested values as compact JSON."""
@@ -18,7 +20,7 @@ def text(value: Any) -> str:
         return f"{value:g}"
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return str(value).replace("\n", " ")
+    return clean(str(value)).replace("\n", " ").replace("\t", " ")
 
 
 def table(

@@ -13,6 +13,7 @@ from cli import output
 from cli.auth import Credentials
 from cli.client import Client
 from cli.errors import UsageError
+from cli.terminal import SafeStream
 
 # part -> (flag attribute, environment variable)
 URLS = {
@@ -37,8 +38,9 @@ class Runtime:
     ):
         self.args = args
         self.env = dict(os.environ if env is None else env)
-        self.stdout = stdout or sys.stdout
-        self.stderr = stderr or sys.stderr
+        # Everything printed may hold server text: control sequences never reach the terminal.
+        self.stdout = SafeStream(stdout or sys.stdout)
+        self.stderr = SafeStream(stderr or sys.stderr)
         self.sleep = sleep
         self.clock = clock
         self._credentials: Credentials | None = None
@@ -59,6 +61,7 @@ class Runtime:
                 mode=getattr(self.args, "auth", None),
                 audience=getattr(self.args, "audience", None),
             )
+            self._credentials.org_required = not getattr(self.args, "platform", False)
         return self._credentials
 
     def base_url(self, part: str) -> str:

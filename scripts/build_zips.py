@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Build one Cloud Functions source zip per function: build/zips/<name>-<sha>.zip.
 
-Each zip holds functions/<name>/* and requirements.txt at its root and the
+Each zip holds functions/<name>/* and requirements.txt (the hashed lock, so the build
+installs exactly the locked files) at its root and the
 shared/ package, which is what the Python buildpack of Cloud Functions gen2
 expects (main.py at the root, dependencies from requirements.txt). Zips are
 reproducible: entries sorted, fixed timestamps and permissions, so the same
@@ -47,6 +48,21 @@ def entries(name: str, root: Path = ROOT) -> dict[str, Path]:
     return files
 
 
+def unhashed_requirements(path: Path) -> list[str]:
+    """Requirements of a lock file not pinned with `==` and a `--hash` (pip then installs it
+    in hash-checking mode, as Cloud Functions' build does with the shipped file)."""
+    text = path.read_text().replace("\\\n", " ")
+    problems = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        name = line.split()[0]
+        if "==" not in name or "--hash=sha256:" not in line:
+            problems.append(name)
+    return problems
+
+
 def build(name: str, root: Path = ROOT) -> bytes:
     """The zip of one function, byte-for-byte reproducible."""
     buffer = io.BytesIO()
@@ -76,6 +92,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if not (ROOT / "requirements.txt").is_file():
         print("build_zips: requirements.txt is missing at the repository root", file=sys.stderr)
+        return 1
+    unhashed = unhashed_requirements(ROOT / "requirements.txt")
+    if unhashed:
+        print(
+            f"build_zips: requirements.txt must be the hashed lock (make lock); "
+            f"not pinned with a hash: {', '.join(unhashed)}",
+            file=sys.stderr,
+        )
         return 1
 
     out = args.out.resolve()

@@ -89,9 +89,11 @@ def install_demo_services(fake) -> None:
     install(fake, *traffics)
 
 
-def run_fakes(port: int) -> int:
-    """The fake Google APIs process of `make dev`, with the demo services installed."""
+def run_fakes(port: int, seed: Path | None = None) -> int:
+    """The fake Google APIs process of `make dev`, with the demo services installed (and the
+    services of a `--seed` file, as `python -m tests.fakes --seed` installs them)."""
     from tests.fakes import FakeGoogleApis
+    from tests.fakes.__main__ import _seed
 
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -100,6 +102,8 @@ def run_fakes(port: int) -> int:
     fake.start(port)
     try:
         install_demo_services(fake)
+        if seed is not None:
+            _seed(fake, seed)
         print(f"fake google apis with the demo services on {fake.address}", flush=True)
         while not stopping.wait(0.5):
             pass
@@ -492,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     fakes = sub.add_parser("fakes", help="the Google API fake with the demo services")
     fakes.add_argument("--port", type=int, default=8202)
+    fakes.add_argument("--seed", type=Path, help="JSON of more services (tests.fakes --seed)")
     seeder = sub.add_parser("seed", help="seed organisation acme on the running `make dev` stack")
     seeder.add_argument(
         "--stack",
@@ -501,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "fakes":
-        return run_fakes(args.port)
+        return run_fakes(args.port, args.seed)
     if args.stack:
         stack = json.loads(args.stack.read_text())
         found = seed(stack["urls"], stack["env"], canaries=stack.get("canaries", True))

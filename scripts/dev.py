@@ -27,6 +27,25 @@ FUNCTIONS["console"] = 8086  # the web console (docs/console.md)
 DEMO = os.environ.get("DEMO", "1") != "0"  # seed organisation acme (scripts/demo.py)
 QUEUE = f"projects/{PROJECT}/locations/local/queues/deployq"
 TOPIC = "deployq-events"
+REGION = "europe-west1"
+# The Cloud Run service the fake serves at start: stable revision 1, a canary revision 2.
+SERVICES = [
+    {
+        "project": PROJECT,
+        "region": REGION,
+        "service": "web",
+        "revisions": ["web-00001-abc", "web-00002-def"],
+        "traffic": [{"revision": "web-00001-abc", "percent": 100}],
+    }
+]
+# Organisation acme, registered at start: what a platform admin would grant a new tenant.
+ACME = {
+    "name": "acme",
+    "environments": {env: {"project": PROJECT, "database": env} for env in ("dev", "staging")},
+    "cloud_run_services": [f"projects/{PROJECT}/locations/{REGION}/services/*"],
+    "members": [],
+    "github": {"owner_id": None, "rules": []},
+}
 
 
 def function_env() -> dict[str, str]:
@@ -46,9 +65,6 @@ def function_env() -> dict[str, str]:
         "PACKAGES_URL": f"http://127.0.0.1:{FUNCTIONS['packages']}",
         "CANARY_URL": f"http://127.0.0.1:{FUNCTIONS['canary']}",
         **console_env(),
-        "ENVIRONMENTS": json.dumps(
-            {env: {"project": PROJECT, "database": env} for env in ("dev", "staging", "production")}
-        ),
     }
     return {**env, **{k: v for k, v in os.environ.items() if k in env and k != "AUTH_ENABLED"}}
 
@@ -58,6 +74,20 @@ def console_env() -> dict[str, str]:
     urls = {name: f"http://127.0.0.1:{port}" for name, port in FUNCTIONS.items()}
     origins = f"{urls['console']},http://localhost:{FUNCTIONS['console']}"
     return {"CONSOLE_ORIGIN": origins, "DEPLOYMENTS_URL": urls["deployments"]}
+
+
+def register_acme(env: dict[str, str]) -> None:
+    """Write organisation acme's record (environments dev and staging, the fake's services),
+    unless it exists already, so a first package and canary work at once."""
+    os.environ["FIRESTORE_EMULATOR_HOST"] = env["FIRESTORE_EMULATOR_HOST"]
+    from google.cloud import firestore
+
+    from shared import clock
+
+    ref = firestore.Client(project=PROJECT).collection("organisations").document("acme")
+    if not ref.get().exists:
+        now = clock.now_text()
+        ref.set({**ACME, "created_at": now, "updated_at": now})
 
 
 def create_push_subscription(env: dict[str, str]) -> None:
@@ -138,10 +168,21 @@ def main() -> int:
         running.append(pubsub)
         print(f"pubsub emulator      {pubsub.host}")
         if (ROOT / "tests" / "fakes" / "__main__.py").exists():
+            seed = log_dir.parent / "fake-services.json"
+            seed.write_text(json.dumps({"services": SERVICES}))
             fakes = Process(
-                [sys.executable, "-m", "tests.fakes", "--port", str(FAKES_PORT)]
-                if not DEMO
-                else [sys.executable, "scripts/demo.py", "fakes", "--port", str(FAKES_PORT)],
+                [sys.executable, "scripts/demo.py", "fakes", "--port", str(FAKES_PORT)]
+                + ["--seed", str(seed)]
+                if DEMO
+                else [
+                    sys.executable,
+                    "-m",
+                    "tests.fakes",
+                    "--port",
+                    str(FAKES_PORT),
+                    "--seed",
+                    str(seed),
+                ],
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
                 log=log_dir / "fakes.log",
                 cwd=str(ROOT),
@@ -155,6 +196,11 @@ def main() -> int:
                 continue
             running.append(start_function(name, port, env, log_dir))
             print(f"{name:<20} http://127.0.0.1:{port}")
+        register_acme(env)
+        print(
+            "organisation acme    environments dev, staging; Cloud Run services "
+            f"projects/{PROJECT}/locations/{REGION}/services/*"
+        )
         if (ROOT / "functions" / "events" / "main.py").exists():
             create_push_subscription(env)
         if env["AUTH_ENABLED"] == "false":

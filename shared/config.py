@@ -79,26 +79,6 @@ def _org_access(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
     return access
 
 
-def _environments(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    raw = _json(env, "ENVIRONMENTS")
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ConfigError('ENVIRONMENTS must be a JSON object {"env": {"project", "database"}}')
-    result: dict[str, dict[str, str]] = {}
-    for name, target in raw.items():
-        if not isinstance(target, dict):
-            raise ConfigError(f"ENVIRONMENTS[{name!r}] must be an object with project and database")
-        database = target.get("database", "(default)")
-        project = target.get("project")
-        if project is not None and not isinstance(project, str):
-            raise ConfigError(f"ENVIRONMENTS[{name!r}].project must be a string")
-        if not isinstance(database, str) or not database:
-            raise ConfigError(f"ENVIRONMENTS[{name!r}].database must be a non-empty string")
-        result[str(name)] = {"project": project, "database": database}
-    return result
-
-
 @dataclass(frozen=True)
 class Settings:
     """Every documented environment variable, parsed."""
@@ -123,7 +103,7 @@ class Settings:
     pubsub_emulator_host: str | None = None
     cloud_run_api_endpoint: str | None = None
     monitoring_api_endpoint: str | None = None
-    environments: dict[str, dict[str, str]] = field(default_factory=dict)
+    platform_admins: tuple[str, ...] = ()
     job_deadline_seconds: int = 1800
     packages_url: str | None = None
     canary_url: str | None = None
@@ -135,6 +115,9 @@ class Settings:
         auth_enabled = _bool(env, "AUTH_ENABLED", True)
         if not auth_enabled and env.get("K_SERVICE"):
             raise ConfigError("AUTH_ENABLED=false is refused on Cloud Run (K_SERVICE is set)")
+        if env.get("K_SERVICE") and not (env.get("GOOGLE_CLOUD_PROJECT") or "").strip():
+            # The local default would point a deployed function at a project that is not its own.
+            raise ConfigError("GOOGLE_CLOUD_PROJECT is required on Cloud Run (K_SERVICE is set)")
         issuer = (env.get("GITHUB_OIDC_ISSUER") or cls.github_oidc_issuer).rstrip("/")
         for name in (
             "GITHUB_OIDC_ISSUER",
@@ -174,7 +157,7 @@ class Settings:
             pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
             cloud_run_api_endpoint=env.get("CLOUD_RUN_API_ENDPOINT") or None,
             monitoring_api_endpoint=env.get("MONITORING_API_ENDPOINT") or None,
-            environments=_environments(env),
+            platform_admins=_csv(env.get("PLATFORM_ADMINS"), lower=True),
             job_deadline_seconds=_int(env, "JOB_DEADLINE_SECONDS", 1800),
             packages_url=(env.get("PACKAGES_URL") or "").rstrip("/") or None,
             canary_url=(env.get("CANARY_URL") or "").rstrip("/") or None,

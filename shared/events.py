@@ -1,10 +1,13 @@
-"""Events: CloudEvents 1.0 written to an outbox in the change's own transaction, published after.
+"""Events: one sink every service writes its CloudEvents to, in the change's own commit.
 
-A change and its event commit together (`organisations/{org}/outbox/{event_id}`), so an
-event is never lost; after the commit a background thread publishes it to `EVENTS_TOPIC`
-and marks it published, so the request never waits on Pub/Sub. `sweep` republishes
-whatever is still unpublished (Pub/Sub was down, the topic was missing, the process
-died). An event keeps its id when republished; consumers are idempotent on it.
+    sink.record(transaction_or_batch, org, events)   # before the commit, after its reads
+    sink.publish_soon(org, events)                   # after the commit; the caller never waits
+
+A change and its events commit together (`organisations/{org}/outbox/{doc}`), so an event
+is never lost; after the commit a background thread publishes them to `EVENTS_TOPIC` and
+marks them published. `sweep` republishes whatever is still unpublished (Pub/Sub was down,
+the topic was missing, the process died). An event keeps its id when republished;
+consumers are idempotent on it.
 """
 
 from __future__ import annotations
@@ -18,26 +21,22 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import clock, logs
-from shared.google.clients import Lazy
-from shared.models.deployment import public
+from shared.lazy import Lazy
 
 if TYPE_CHECKING:
     from shared.auth import Principal
+    from shared.config import Settings
+    from shared.google.pubsub import Publisher
 
 OUTBOX = "outbox"
-# Events of one transaction share outbox documents up to this much JSON (1 MiB per document).
+# Events of one commit share outbox documents up to this much JSON (1 MiB per document).
 MAX_GROUP_BYTES = 700_000
 # The outbox document an in-memory event was written to (never stored or published).
 DOC_KEY = "_outbox"
-PUBLISH_TIMEOUT_SECONDS = 5.0
+CONTENT_TYPE = "application/cloudevents+json"
 PUBLISHED_TTL = timedelta(days=7)
 SWEEP_PAGE = 300
 log = logs.get("events")
-
-
-def topic_path(project: str, topic: str) -> str:
-    """`EVENTS_TOPIC` as a full path: a topic id is taken to live in `project`."""
-    return topic if topic.startswith("projects/") else f"projects/{project}/topics/{topic}"
 
 
 def resource_type(subject: str) -> str:
@@ -71,9 +70,15 @@ def build_event(
     principal: Principal | None = None,
     meta: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    on_behalf_of: str | None = None,
     time: str | None = None,
 ) -> dict[str, Any]:
-    """One CloudEvent (structured mode, JSON) describing a committed change."""
+    """One CloudEvent (structured mode, JSON) describing a change of `subject` in `org`.
+
+    `data` holds `before`/`after` (the public views of the resource), the principal, the
+    request's ip/user agent (`meta`), `on_behalf_of` (the user a system change is made for,
+    when given) and `extra` (e.g. a comment or an override reason).
+    """
     meta = meta or {}
     data: dict[str, Any] = {
         "organisation": org,
@@ -82,6 +87,8 @@ def build_event(
         "principal": principal_view(principal),
         "request": {"ip": meta.get("ip"), "user_agent": meta.get("user_agent")},
     }
+    if on_behalf_of is not None:
+        data["on_behalf_of"] = on_behalf_of
     data.update({k: v for k, v in (extra or {}).items() if not k.startswith("_")})
     return {
         "specversion": "1.0",
@@ -96,84 +103,31 @@ def build_event(
     }
 
 
-class EventPublisher:
-    """Pub/Sub publishing of events (structured mode) with bounded timeouts; client made lazily."""
+class EventSink:
+    """The transactional outbox of events of one Firestore database, and its publisher.
 
-    def __init__(self, project: str, topic: str):
-        self.topic = topic_path(project, topic)
-        self._publisher = Lazy(self._make_publisher)
-
-    @staticmethod
-    def _make_publisher():
-        from google.cloud import pubsub_v1
-
-        settings = pubsub_v1.types.BatchSettings(max_latency=0.005)
-        return pubsub_v1.PublisherClient(batch_settings=settings)
-
-    def publish(self, events: list[dict[str, Any]]) -> list[str]:
-        """Publish events; returns the ids Pub/Sub accepted (failures are logged, not raised)."""
-        if not events:
-            return []
-        from google.api_core import retry as api_retry
-
-        client = self._publisher()
-        retry = api_retry.Retry(
-            initial=0.1, maximum=1.0, multiplier=2.0, timeout=PUBLISH_TIMEOUT_SECONDS
-        )
-        futures = []
-        for event in events:
-            payload = event_json(event).encode()
-            try:
-                future = client.publish(
-                    self.topic,
-                    payload,
-                    retry=retry,
-                    timeout=PUBLISH_TIMEOUT_SECONDS,
-                    **{"content-type": "application/cloudevents+json"},
-                )
-            except Exception as exc:  # noqa: BLE001 - publishing must never fail a caller
-                log.warning("cannot publish event %s: %s", event["id"], exc)
-                continue
-            futures.append((event["id"], future))
-        published = []
-        for event_id, future in futures:
-            try:
-                future.result(timeout=PUBLISH_TIMEOUT_SECONDS + 5)
-                published.append(event_id)
-            except Exception as exc:  # noqa: BLE001
-                log.warning("event %s not published yet (the sweep retries): %s", event_id, exc)
-        return published
-
-
-class Outbox:
-    """The transactional outbox of events of one Firestore database.
-
-    `write_changes` and `publish_changes` plug into `DeploymentStore`; `record` and
-    `publish_soon` serve any other resource (policies, approvals, packages, canaries).
+    Every service emits its events here: `record` in the change's commit, `publish_soon`
+    once it committed. Without a publisher (no `EVENTS_TOPIC`) events stay in the outbox.
     """
 
-    def __init__(self, db, publisher: EventPublisher | None):
+    def __init__(self, db, publisher: Publisher | None):
         self.db = db
         self.publisher = publisher
         self._queue: queue.Queue = queue.Queue()
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
-        self._idle = threading.Condition()
-        self._pending = 0
 
     def _ref(self, org: str, event_id: str):
         return (
             self.db.collection("organisations").document(org).collection(OUTBOX).document(event_id)
         )
 
-    # -- in the transaction ---------------------------------------------------------
-
-    def record(self, transaction, org: str, events: Iterable[dict[str, Any]]) -> None:
-        """Write events to the outbox as part of `transaction` (after its reads).
+    def record(self, writer, org: str, events: Iterable[dict[str, Any]]) -> None:
+        """Write events with `writer` (a transaction after its reads, or a batch).
 
         Events are stored as their JSON text (`events_json`: one string value, far cheaper
-        to encode than a map of maps); the many events of one transaction (an auto-skip)
-        share documents, so they cost a few writes, not one each.
+        to encode than a map of maps); the many events of one commit (an auto-skip) share
+        documents, so they cost a few writes, not one each.
         """
         base = {"published": False, "created_at": clock.now_text(), "organisation": org}
         for group in _groups(list(events)):
@@ -182,40 +136,13 @@ class Outbox:
                 event[DOC_KEY] = doc_id
             text = "[" + ",".join(t for _, t in group) + "]"
             data = {**base, "events_json": text, "count": len(group)}
-            transaction.set(self._ref(org, doc_id), data)
-
-    def write_changes(self, transaction, org: str, changes: list, principal, meta: dict) -> None:
-        """The `DeploymentStore` hook: one event per `Change`, kept on the change for publishing."""
-        events = []
-        for change in changes:
-            event = getattr(change, "event", None)
-            if event is None:
-                event = build_event(
-                    org,
-                    change.type,
-                    f"deployments/{change.deployment_id}",
-                    public_or_none(change.before),
-                    public_or_none(change.after),
-                    principal=principal,
-                    meta=meta,
-                    extra=change.extra,
-                )
-                change.event = event
-            events.append(event)
-        self.record(transaction, org, events)
-
-    # -- after the commit -----------------------------------------------------------
-
-    def publish_changes(self, org: str, changes: list) -> None:
-        """The `DeploymentStore` hook: hand the committed events to the background publisher."""
-        self.publish_soon(org, [c.event for c in changes if getattr(c, "event", None)])
+            writer.set(self._ref(org, doc_id), data)
 
     def publish_soon(self, org: str, events: list[dict[str, Any]]) -> None:
-        """Publish in the background (the caller does not wait); failures stay for the sweep."""
+        """Publish committed events in the background (the caller does not wait); failures
+        stay for the sweep."""
         if not events or self.publisher is None:
             return
-        with self._idle:
-            self._pending += 1
         self._queue.put((org, events))
         self._ensure_worker()
 
@@ -238,20 +165,12 @@ class Outbox:
                 self._publish_and_mark([(org, e) for org, events in batches for e in events])
             except Exception:  # noqa: BLE001 - the worker must survive anything
                 log.exception("event publishing failed; the sweep will retry")
-            finally:
-                with self._idle:
-                    self._pending -= len(batches)
-                    self._idle.notify_all()
-
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Block until the background publisher has handled everything queued (tests, shutdown)."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
 
     def _publish_and_mark(self, items: list[tuple[str, dict[str, Any]]]) -> int:
         """Publish events; mark each outbox document whose events all went out."""
         assert self.publisher is not None
-        published = set(self.publisher.publish([event for _, event in items]))
+        messages = [(event["id"], event_json(event).encode()) for _, event in items]
+        published = set(self.publisher.publish(messages, CONTENT_TYPE))
         if not published:
             return 0
         now = clock.utcnow()
@@ -275,10 +194,16 @@ class Outbox:
         return len(published)
 
     def sweep(self, deadline_seconds: float = 50.0) -> tuple[int, int]:
-        """Publish every unpublished event of every organisation; returns (published, failed)."""
+        """Publish every unpublished event of every organisation; returns (published, failed).
+
+        Only outbox documents under `organisations/{org}/` count, and their organisation is
+        the one in their path: a same-named collection elsewhere is ignored (and logged).
+        """
         import time
 
         from google.cloud.firestore_v1.base_query import FieldFilter
+
+        from shared.store.tenancy import tenant_of
 
         if self.publisher is None:
             return 0, 0
@@ -290,25 +215,30 @@ class Outbox:
             .order_by("created_at")
             .limit(SWEEP_PAGE)
         )
+        cursor = None
         while time.monotonic() - started < deadline_seconds:
-            items = [
-                (doc["organisation"], {**event, DOC_KEY: snap.id})
-                for snap in query.stream()
-                for doc in [snap.to_dict()]
-                for event in stored_events(doc)
-            ]
-            if not items:
+            # Pages follow a cursor, so documents left unpublished (ignored ones) never stall it.
+            snaps = list((query if cursor is None else query.start_after(cursor)).stream())
+            if not snaps:
                 break
-            done = self._publish_and_mark(items)
-            published += done
-            if done < len(items):
-                failed = len(items) - done
+            cursor = snaps[-1]
+            items = [
+                (org, {**event, DOC_KEY: snap.id})
+                for snap in snaps
+                for org in [tenant_of(snap.reference)]
+                if org is not None
+                for event in stored_events(snap.to_dict())
+                if event.get("organisation", org) == org
+            ]
+            if items:
+                done = self._publish_and_mark(items)
+                published += done
+                if done < len(items):
+                    failed = len(items) - done
+                    break
+            if len(snaps) < SWEEP_PAGE:
                 break
         return published, failed
-
-
-def public_or_none(record: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if record is None else public(record)
 
 
 def event_json(event: dict[str, Any]) -> str:
@@ -320,8 +250,6 @@ def event_json(event: dict[str, Any]) -> str:
 
 def stored_events(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """The events an outbox document holds."""
-    if doc.get("event") is not None:
-        return [doc["event"]]
     return json.loads(doc.get("events_json") or "[]")
 
 
@@ -337,3 +265,18 @@ def _groups(events: list[dict[str, Any]]) -> list[list[tuple[dict[str, Any], str
         groups[-1].append((event, text))
         size += len(text) + 1
     return groups
+
+
+def _make_sink(settings: Settings) -> EventSink:
+    from shared.store import firestore as fs
+
+    publisher = None
+    if settings.events_topic:
+        from shared.google.pubsub import Publisher
+
+        publisher = Publisher(settings.project, settings.events_topic)
+    return EventSink(fs.client(settings.project, settings.firestore_database), publisher)
+
+
+# The process's sink of a database and topic (one outbox, one publishing thread).
+event_sink = Lazy(_make_sink, key=lambda s: (s.project, s.firestore_database, s.events_topic))

@@ -96,6 +96,26 @@ locals {
 
   # The canary reads request counts and latencies where the granted services run.
   monitoring_projects = toset(concat([var.project_id], [for s in local.granted_services : s.project]))
+
+  # Who acts on granted services: the canary (start, promote, abort) and the worker (canary
+  # checks are worker jobs: traffic steps and automatic rollbacks).
+  canary_runners = ["canary", "worker"]
+  runner_service_grants = {
+    for pair in setproduct(keys(local.canary_service_grants), local.canary_runners) :
+    "${pair[1]}:${pair[0]}" => merge(local.canary_service_grants[pair[0]], { runner = pair[1] })
+  }
+  runner_project_grants = {
+    for pair in setproduct(tolist(local.canary_project_grants), local.canary_runners) :
+    "${pair[1]}:${pair[0]}" => { project = pair[0], runner = pair[1] }
+  }
+  runner_actas_accounts = {
+    for pair in setproduct(tolist(local.canary_actas_accounts), local.canary_runners) :
+    "${pair[1]}:${pair[0]}" => { account = pair[0], runner = pair[1] }
+  }
+  runner_monitoring_projects = {
+    for pair in setproduct(tolist(local.monitoring_projects), local.canary_runners) :
+    "${pair[1]}:${pair[0]}" => { project = pair[0], runner = pair[1] }
+  }
 }
 
 # --- Firestore ---------------------------------------------------------------
@@ -230,13 +250,13 @@ resource "google_project_iam_member" "metric_writer" {
   member  = local.function_members[each.key]
 }
 
-# Canary checks read request counts and latencies of the granted services' projects.
+# Canary checks (canary and worker) read request counts and latencies of the granted services' projects.
 resource "google_project_iam_member" "monitoring_viewer" {
-  for_each = local.monitoring_projects
+  for_each = local.runner_monitoring_projects
 
-  project = each.value
+  project = each.value.project
   role    = "roles/monitoring.viewer"
-  member  = local.function_members["canary"]
+  member  = local.function_members[each.value.runner]
 }
 
 # --- Cloud Run (canary traffic), from var.organisations -------------------------
@@ -245,34 +265,34 @@ resource "google_project_iam_member" "monitoring_viewer" {
 # Cloud Run service at all (there is no project-wide fallback).
 # https://cloud.google.com/run/docs/reference/iam/roles
 resource "google_cloud_run_v2_service_iam_member" "canary_developer" {
-  for_each = local.canary_service_grants
+  for_each = local.runner_service_grants
 
   project  = each.value.project
   location = each.value.location
   name     = each.value.service
   role     = "roles/run.developer"
-  member   = local.function_members["canary"]
+  member   = local.function_members[each.value.runner]
 }
 
 # A pattern ending in * names services that may not exist yet: the grant is on their project.
 resource "google_project_iam_member" "canary_developer_pattern" {
-  for_each = local.canary_project_grants
+  for_each = local.runner_project_grants
 
-  project = each.value
+  project = each.value.project
   role    = "roles/run.developer"
-  member  = local.function_members["canary"]
+  member  = local.function_members[each.value.runner]
 }
 
 # Updating a Cloud Run service (its traffic split) needs actAs on the service's runtime
 # identity: granted on those accounts only.
 # https://cloud.google.com/run/docs/reference/iam/roles#additional-configuration
 resource "google_service_account_iam_member" "canary_actas" {
-  for_each = local.canary_actas_accounts
+  for_each = local.runner_actas_accounts
 
   # "-" lets IAM find the account's project (it may live outside the service's project).
-  service_account_id = "projects/-/serviceAccounts/${each.value}"
+  service_account_id = "projects/-/serviceAccounts/${each.value.account}"
   role               = "roles/iam.serviceAccountUser"
-  member             = local.function_members["canary"]
+  member             = local.function_members[each.value.runner]
 }
 
 # --- Builds --------------------------------------------------------------------

@@ -69,14 +69,13 @@ locals {
     PLATFORM_ADMINS           = join(",", var.platform_admins)
     INTERNAL_SERVICE_ACCOUNTS = join(",", local.internal_service_accounts)
     TASKS_QUEUE               = google_cloud_tasks_queue.jobs.id
-    # Job tasks are POSTed here; their OIDC audience is this URL's origin, the worker's run.app URL
-    # (shared/packages/jobs.py), which is exactly the worker's GOOGLE_ID_TOKEN_AUDIENCES. Canary
-    # check tasks go to the canary's run.app URL, derived from this one by the canary function.
+    # Job tasks (package deploys and generations, canary checks) are POSTed here; their OIDC
+    # audience is this URL's origin, the worker's run.app URL (shared/jobs/queue.py), which is
+    # exactly the worker's GOOGLE_ID_TOKEN_AUDIENCES.
     WORKER_URL            = "${local.run_urls["worker"]}/tasks/run"
     TASKS_SERVICE_ACCOUNT = google_service_account.tasks_invoker.email
     EVENTS_TOPIC          = google_pubsub_topic.events.id
-    # Served by GET /v1/discovery. The run.app URLs: they reach the same functions, and the
-    # canary's is also where its check tasks go (internal ingress treats only run.app as internal).
+    # Served by GET /v1/discovery. The run.app URLs reach the same functions.
     PACKAGES_URL         = local.run_urls["packages"]
     CANARY_URL           = local.run_urls["canary"]
     JOB_DEADLINE_SECONDS = tostring(var.job_deadline_seconds)

@@ -30,9 +30,8 @@ variable "name_prefix" {
 
   validation {
     # Service account ids are at most 30 characters; the longest suffix is 'events-trigger' (14).
-    # No "worker" inside: the canary function finds its own run.app URL by replacing "worker" in WORKER_URL.
-    condition     = can(regex("^([a-z][a-z0-9-]*-)?$", var.name_prefix)) && length(var.name_prefix) <= 16 && !strcontains(var.name_prefix, "worker")
-    error_message = "name_prefix must be empty or lower-case letters, digits and hyphens ending with '-', at most 16 characters, without 'worker'."
+    condition     = can(regex("^([a-z][a-z0-9-]*-)?$", var.name_prefix)) && length(var.name_prefix) <= 16
+    error_message = "name_prefix must be empty or lower-case letters, digits and hyphens ending with '-', at most 16 characters."
   }
 }
 

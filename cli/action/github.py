@@ -68,12 +68,6 @@ class Workflow:
     def notice(self, message: str, title: str = "deployq") -> None:
         self.say(f"::notice title={escape_property(title)}::{escape_data(message)}")
 
-    def group(self, title: str) -> None:
-        self.say(f"::group::{escape_data(title)}")
-
-    def end_group(self) -> None:
-        self.say("::endgroup::")
-
     @property
     def run_url(self) -> str | None:
         server, repo, run = (
@@ -191,10 +185,6 @@ class Reporter:
                 workflow.warning("github-token is set but GITHUB_REPOSITORY is not; no statuses")
             return cls(workflow, None, sha)
         return cls(workflow, Repository(repo, token, env.get("GITHUB_API_URL")), sha)
-
-    @property
-    def enabled(self) -> bool:
-        return self.repository is not None
 
     def _try(self, what: str, call, *args, **kwargs) -> Any:
         if self.repository is None:

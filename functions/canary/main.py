@@ -8,46 +8,20 @@ import flask
 import functions_framework
 
 from shared import logs
-from shared.canary.engine import CanaryEngine, canary_url_from_worker
+from shared.canary.service import Canaries, canaries_for
 from shared.config import load_settings_or_exit
 from shared.models.canary import Canary, CanaryCreate, CheckRequest, ListQuery, public
 from shared.web import Api, Context, Route
 
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
-# Checks go to this function's own internal route as Cloud Tasks, at the URL derived from
-# WORKER_URL; without one, the every-minute sweep runs every check.
-CHECK_URL = canary_url_from_worker(SETTINGS.worker_url)
 # Path-routed URLs (`.../[prefix]canary/v1/...`) reach the routes without that segment.
 PATH_PREFIX = re.compile(r"^/[A-Za-z0-9_-]*canary(/.+)$")
-_engine: CanaryEngine | None = None
 
 
-def engine() -> CanaryEngine:
-    global _engine
-    if _engine is None:
-        from shared.google.cloud_run import CloudRun
-        from shared.google.monitoring import Monitoring
-        from shared.governance.service import governance_for
-        from shared.store.canaries import CanaryStore
-
-        governance = governance_for(SETTINGS)
-        tasks = None
-        if SETTINGS.tasks_queue and CHECK_URL:
-            from shared.tasks import TaskQueue
-
-            tasks = TaskQueue(SETTINGS)
-        _engine = CanaryEngine(
-            CanaryStore(governance.db, outbox=governance.outbox),
-            CloudRun(SETTINGS),
-            Monitoring(SETTINGS),
-            # The governed queue: approvals, freeze windows and events apply to canaries too.
-            deployments=governance.deployments,
-            tasks=tasks,
-            check_url=CHECK_URL,
-            identity_tokens=SETTINGS.cloud_run_api_endpoint is None,
-        )
-    return _engine
+def engine() -> Canaries:
+    """The process's canary service (clients made on first use)."""
+    return canaries_for(SETTINGS)
 
 
 def with_checks(record: dict) -> dict:
@@ -113,6 +87,7 @@ API = Api(
             "POST",
             sweep,
             auth="internal",
+            response="shared.models.responses:CanarySweep",
             summary="Cloud Scheduler: run every overdue check",
         ),
         Route(
@@ -144,7 +119,9 @@ API = Api(
             check_canary,
             auth="internal",
             body=CheckRequest,
-            summary="Cloud Tasks: run check number `check` if it is due",
+            response="shared.models.responses:CanaryCheckOutcome",
+            summary="run check number `check` if it is due (check tasks sent before checks "
+            "became worker jobs)",
         ),
     ],
 )

@@ -8,9 +8,10 @@ import functions_framework
 
 from shared import logs
 from shared.config import load_settings_or_exit
+from shared.deployments.queue import DeploymentQueue
+from shared.deployments.rules import request_hash
+from shared.deployments.services import services_for
 from shared.errors import BadRequest, Forbidden
-from shared.governance.runbooks import FAILURE_STATUSES
-from shared.governance.service import governance_for
 from shared.models.deployment import (
     Deployment,
     DeploymentCreate,
@@ -21,65 +22,48 @@ from shared.models.deployment import (
     TaxonomyBody,
     public,
 )
-from shared.routes import discovery, governance
-from shared.store.deployments import DeploymentStore, request_hash
+from shared.models.runbook import FAILURE_STATUSES
+from shared.routes import approvals, audit, discovery, dora, organisations, policies, runbooks
 from shared.web import Api, Context, Route
 
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
-GOVERNANCE = governance_for(SETTINGS)
 
 
-def store() -> DeploymentStore:
-    """The queue with approvals, freeze windows and the events outbox wired in."""
-    return GOVERNANCE.deployments
+def queue() -> DeploymentQueue:
+    """The queue with approvals, freeze windows and events composed in."""
+    return services_for(SETTINGS).deployments
 
 
 def with_runbooks(ctx: Context, record: dict) -> dict:
     """A failed or rolled-back deployment lists the runbooks of its service/environment."""
     view = public(record)
     if record.get("status") in FAILURE_STATUSES:
-        view["runbooks"] = GOVERNANCE.runbooks.for_deployment(ctx.org, record)
+        view["runbooks"] = services_for(SETTINGS).runbooks.for_deployment(ctx.org, record)
     return view
-
-
-def meta(ctx: Context) -> dict:
-    return {"ip": ctx.ip, "user_agent": ctx.user_agent}
-
-
-def idempotency_key(ctx: Context) -> str | None:
-    key = ctx.request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 255 or not key.isprintable():
-        raise BadRequest(
-            "Idempotency-Key must be 1 to 255 printable characters",
-            details=[{"field": "Idempotency-Key", "error": "invalid"}],
-        )
-    return key
 
 
 def list_deployments(ctx: Context):
     q = ctx.query
-    records, next_token = store().list(ctx.org, q.filters(), q.limit, q.page_token)
+    records, next_token = queue().list(ctx.org, q.filters(), q.limit, q.page_token)
     headers = {"X-Next-Page-Token": next_token} if next_token else {}
     return [public(r) for r in records], 200, headers
 
 
 def create_deployment(ctx: Context):
-    record, replayed = store().create(
+    record, replayed = queue().create(
         ctx.org,
         ctx.body,
         ctx.principal,
-        idempotency_key=idempotency_key(ctx),
-        body_hash=request_hash(ctx.extra["json"]),
-        meta=meta(ctx),
+        idempotency_key=ctx.idempotency_key,
+        body_hash=request_hash(ctx.json),
+        meta=ctx.meta,
     )
     return public(record), 201, {"Idempotent-Replayed": "true"} if replayed else {}
 
 
 def get_deployment(ctx: Context, deployment_id: str):
-    return with_runbooks(ctx, store().get(ctx.org, deployment_id))
+    return with_runbooks(ctx, queue().get(ctx.org, deployment_id))
 
 
 def update_deployment(ctx: Context, deployment_id: str):
@@ -90,28 +74,28 @@ def update_deployment(ctx: Context, deployment_id: str):
         )
     if patch.override_reason is not None and not ctx.principal.has_role("admin"):
         raise Forbidden("only admins may pass a freeze window with override_reason")
-    record = store().update(ctx.org, deployment_id, patch, ctx.principal, meta(ctx))
+    record = queue().update(ctx.org, deployment_id, patch, ctx.principal, ctx.meta)
     return with_runbooks(ctx, record)
 
 
 def rollback_taxonomy(ctx: Context):
     q: RollbackQuery = ctx.query
-    record = store().rollback_taxonomy(
-        ctx.org, q.taxonomy(), q.target_version, ctx.principal, meta(ctx)
+    record = services_for(SETTINGS).rollbacks.rollback_taxonomy(
+        ctx.org, q.taxonomy(), q.target_version, ctx.principal, ctx.meta
     )
     return public(record), 201
 
 
 def rollback_deployment(ctx: Context, deployment_id: str):
-    record = store().rollback_deployment(
-        ctx.org, deployment_id, ctx.query.target_version, ctx.principal, meta(ctx)
+    record = services_for(SETTINGS).rollbacks.rollback_deployment(
+        ctx.org, deployment_id, ctx.query.target_version, ctx.principal, ctx.meta
     )
     return public(record), 201
 
 
 def claim(ctx: Context):
     taxonomy = ctx.body.model_dump(mode="json")
-    return public(store().claim(ctx.org, taxonomy, ctx.principal, meta(ctx)))
+    return public(queue().claim(ctx.org, taxonomy, ctx.principal, ctx.meta))
 
 
 API = Api(
@@ -181,7 +165,12 @@ API = Api(
             status=201,
             summary="roll back from this deployment",
         ),
-        *governance.routes(lambda: GOVERNANCE),
+        *approvals.ROUTES,
+        *policies.ROUTES,
+        *audit.ROUTES,
+        *dora.ROUTES,
+        *runbooks.ROUTES,
+        *organisations.routes(SETTINGS),
         *discovery.routes(SETTINGS, os.environ.get("K_SERVICE")),
     ],
 )

@@ -8,6 +8,7 @@ import functions_framework
 from shared import logs
 from shared.config import load_settings_or_exit
 from shared.errors import BadRequest, field_error
+from shared.lazy import Lazy
 from shared.models.job import public_job
 from shared.models.package import (
     DeploymentListQuery,
@@ -22,26 +23,16 @@ from shared.models.package import (
     public_deployment,
     public_package,
 )
-from shared.packages import jobs
+from shared.packages import upload
 from shared.packages.service import Packages
-from shared.web import Api, Context, Route
+from shared.web import Api, Context, Raw, Route
 
 SUBSET_FIELDS = ("tables", "collections", "where_clause")
+R = "shared.models.responses:"
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
 MAX_IMPORT_BODY = 32 * 1024 * 1024  # Cloud Functions' request limit
-_packages: Packages | None = None
-
-
-def service() -> Packages:
-    global _packages
-    if _packages is None:
-        _packages = Packages(SETTINGS)
-    return _packages
-
-
-def actor(ctx: Context) -> str | None:
-    return ctx.principal.actor or ctx.principal.subject
+service = Lazy(lambda: Packages(SETTINGS))
 
 
 def list_packages(ctx: Context):
@@ -57,7 +48,7 @@ def list_packages(ctx: Context):
 
 
 def create_package(ctx: Context):
-    record = service().create(ctx.org, ctx.body, actor(ctx))
+    record = service().create(ctx.org, ctx.body, ctx.actor)
     return {"package": public_package(record), "message": "Package created successfully"}, 201
 
 
@@ -88,7 +79,7 @@ def generate(ctx: Context, package_id: str):
     request: GenerateRequest = ctx.body or GenerateRequest()
     # The file is always the whole (checksummed) package: never quietly less than asked.
     for name in SUBSET_FIELDS:
-        if (ctx.extra.get("json") or {}).get(name):
+        if (ctx.json or {}).get(name):
             raise field_error(
                 name,
                 f"generate always writes the whole package; {name} is chosen when the "
@@ -96,8 +87,13 @@ def generate(ctx: Context, package_id: str):
                 code="subset_not_supported",
             )
     if request.run_as_background:
-        return service().generate_in_background(ctx.org, package_id, request.format, actor(ctx))
-    stream, mimetype, name = service().generate(ctx.org, package_id, request.format, actor(ctx))
+        job = service().generate_in_background(ctx.org, package_id, request.format, ctx.actor)
+        return {
+            "message": "Generation job created",
+            "job_id": job["job_id"],
+            "status": job["status"],
+        }, 202
+    stream, mimetype, name = service().generate(ctx.org, package_id, request.format, ctx.actor)
     return flask.Response(
         flask.stream_with_context(stream),
         mimetype=mimetype,
@@ -110,16 +106,31 @@ def import_package(ctx: Context):
         data, environment = service().read_upload(ctx.raw), ctx.request.args.get("environment")
     else:
         data, environment = ctx.body.package_data, ctx.body.environment
-    record = service().import_package(ctx.org, data, environment, actor(ctx))
+    upload.check_package(data)
+    record = service().import_package(ctx.org, data, environment, ctx.actor)
     return {"message": "Package imported successfully", "package": public_package(record)}, 201
 
 
 def deploy(ctx: Context, package_id: str):
-    key = ctx.request.headers.get("Idempotency-Key")
-    payload, status = service().deploy(ctx.org, package_id, ctx.body, actor(ctx), key)
-    if "deployment" in payload:
-        payload["deployment"] = public_deployment(payload["deployment"])
-    return payload, status
+    deployed = service().deploy(ctx.org, package_id, ctx.body, ctx.actor, ctx.idempotency_key)
+    if deployed.job is not None:
+        job = deployed.job
+        message = (
+            "Deployment job created" if deployed.job_created else "Deployment job already exists"
+        )
+        return {
+            "message": message,
+            "job_id": job["job_id"],
+            "status": job["status"],
+            "scheduled_at": job["scheduled_at"],
+        }, 202
+    deployment = deployed.deployment
+    message = (
+        "Dry run completed; nothing was written"
+        if deployment["dry_run"]
+        else "Package deployed successfully"
+    )
+    return {"message": message, "deployment": public_deployment(deployment)}
 
 
 def list_actions(ctx: Context, package_id: str):
@@ -145,7 +156,7 @@ def get_deployment(ctx: Context, deployment_id: str):
 
 
 def rollback(ctx: Context, deployment_id: str):
-    record = service().rollback(ctx.org, deployment_id, actor(ctx))
+    record = service().rollback(ctx.org, deployment_id, ctx.actor)
     return {"message": "Deployment rolled back", "deployment": public_deployment(record)}
 
 
@@ -154,7 +165,7 @@ def get_job(ctx: Context, job_id: str):
 
 
 def cancel_job(ctx: Context, job_id: str):
-    job = jobs.cancel_job(SETTINGS, service().jobs, ctx.org, job_id)
+    job = service().queue.cancel(ctx.org, job_id)
     if job["status"] == "cancelled":
         return {"message": "Job cancelled", "job_id": job_id, "status": job["status"]}
     return {
@@ -173,6 +184,7 @@ API = Api(
             "GET",
             list_packages,
             query=PackageListQuery,
+            response=R + "PackageList",
             summary="list packages, newest first",
         ),
         Route(
@@ -182,6 +194,7 @@ API = Api(
             role="deployer",
             body=PackageCreate,
             status=201,
+            response=R + "PackageCreated",
             summary="pack tables/collections of a source environment",
         ),
         Route(
@@ -192,16 +205,26 @@ API = Api(
             body=ImportRequest,
             raw_body=("application/zip",),
             max_body=MAX_IMPORT_BODY,
+            max_depth=upload.MAX_FILE_DEPTH + 1,  # {"package_data": <the file>}
+            max_values=upload.MAX_VALUES,
             status=201,
+            response=R + "PackageCreated",
             summary="import a generated package (JSON body or the ZIP)",
         ),
-        Route("/v1/packages/<package_id>", "GET", get_package, summary="one package"),
+        Route(
+            "/v1/packages/<package_id>",
+            "GET",
+            get_package,
+            response=R + "PackageDetail",
+            summary="one package",
+        ),
         Route(
             "/v1/packages/<package_id>",
             "PUT",
             update_package,
             role="deployer",
             body=PackageUpdate,
+            response=R + "PackageChanged",
             summary="change description, status, tags or metadata",
         ),
         Route(
@@ -209,14 +232,17 @@ API = Api(
             "DELETE",
             delete_package,
             role="deployer",
+            response=R + "PackageChanged",
             summary="soft-delete a package",
         ),
         Route(
             "/v1/packages/<package_id>/generate",
             "POST",
             generate,
+            role="deployer",
             body=GenerateRequest,
             body_optional=True,
+            response={200: Raw(("application/json", "application/zip")), 202: R + "JobAccepted"},
             summary="download the package as JSON or ZIP",
         ),
         Route(
@@ -225,6 +251,7 @@ API = Api(
             deploy,
             role="deployer",
             body=DeployRequest,
+            response={200: R + "PackageDeploymentAnswer", 202: R + "JobAccepted"},
             summary="deploy now, in the background or at schedule_at",
         ),
         Route(
@@ -232,6 +259,7 @@ API = Api(
             "GET",
             list_actions,
             query=PageQuery,
+            response=R + "PackageActionList",
             summary="the package's action history, newest first",
         ),
         Route(
@@ -239,12 +267,14 @@ API = Api(
             "GET",
             list_deployments,
             query=DeploymentListQuery,
+            response=R + "PackageDeploymentList",
             summary="list package deployments, newest first",
         ),
         Route(
             "/v1/package-deployments/<deployment_id>",
             "GET",
             get_deployment,
+            response=R + "PackageDeploymentAnswer",
             summary="one package deployment",
         ),
         Route(
@@ -252,14 +282,16 @@ API = Api(
             "POST",
             rollback,
             role="deployer",
+            response=R + "PackageDeploymentAnswer",
             summary="restore what a deployment changed",
         ),
-        Route("/v1/jobs/<job_id>", "GET", get_job, summary="a background job"),
+        Route("/v1/jobs/<job_id>", "GET", get_job, response=R + "Job", summary="a background job"),
         Route(
             "/v1/jobs/<job_id>",
             "DELETE",
             cancel_job,
             role="deployer",
+            response={200: R + "JobAccepted", 202: R + "JobAccepted"},
             summary="cancel a background job",
         ),
     ],

@@ -5,26 +5,44 @@ from __future__ import annotations
 import functions_framework
 
 from shared import logs
-from shared import worker as registry
 from shared.config import load_settings_or_exit
-from shared.models.job import TaskBody
-from shared.packages import jobs
-from shared.packages.service import Packages
+from shared.errors import NotFound
+from shared.jobs.outcome import JobOutcome, Outcome
+from shared.jobs.registry import REGISTRY, Delivery
+from shared.jobs.runner import JobRunner
+from shared.lazy import Lazy
+from shared.models.job import JobType, TaskBody
 from shared.web import Api, Context, Route
 
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
-_packages: Packages | None = None
 # Cloud Scheduler may send any body to the sweep; it is ignored.
 RAW = ("application/octet-stream", "application/json", "text/plain")
+# What each outcome answers Cloud Tasks: 2xx ends the task, anything else retries it.
+STATUS = {Outcome.ran: 200, Outcome.done: 200, Outcome.busy: 503, Outcome.retry: 500}
 
 
-def service() -> Packages:
-    global _packages
-    if _packages is None:
-        _packages = Packages(SETTINGS)
-        registry.register_package_handlers(_packages)
-    return _packages
+def _packages():
+    """The packages service, its job types registered."""
+    from shared.packages.service import Packages
+
+    service = Packages(SETTINGS)
+    REGISTRY.stored(JobType.package_deployment, service.deployment_job)
+    REGISTRY.stored(JobType.package_generation, service.generation_job)
+    return service
+
+
+packages = Lazy(_packages)
+runner = Lazy(lambda: JobRunner(SETTINGS, packages().queue, REGISTRY))
+
+
+def run_canary_check(delivery: Delivery) -> JobOutcome:
+    from shared.canary.service import canaries_for
+
+    return canaries_for(SETTINGS).run_check_job(delivery)
+
+
+REGISTRY.direct(JobType.canary_check, run_canary_check)
 
 
 def retry_count(ctx: Context) -> int | None:
@@ -33,15 +51,43 @@ def retry_count(ctx: Context) -> int | None:
 
 
 def run_task(ctx: Context):
-    packages = service()
-    return jobs.run_delivery(
-        SETTINGS, packages.jobs, registry.HANDLERS, ctx.body.model_dump(), retry_count(ctx)
+    body: TaskBody = ctx.body
+    count = retry_count(ctx)
+    delivery = Delivery(
+        job_id=body.job_id,
+        organisation=body.organisation,
+        job_type=body.job_type.value if body.job_type else None,
+        attempt=None if count is None else count + 1,
+        data={"check": body.check},
     )
+    outcome = runner().deliver(delivery)
+    if outcome.outcome == Outcome.unknown:
+        # Not acknowledged: a job is stored before its task exists, so an unknown one
+        # means a worker pointed at the wrong database; the queue's retry limit ends it.
+        raise NotFound(outcome.reason or f"job {body.job_id} not found", code="job_not_found")
+    return answer(outcome)
+
+
+def answer(outcome: JobOutcome) -> tuple[dict, int]:
+    """What Cloud Tasks hears: `ignored` (with the job's status) when there was nothing to
+    do, `busy` while an earlier attempt runs, else the job's status after this delivery."""
+    if outcome.outcome == Outcome.done:
+        payload = {"status": "ignored", "job_status": outcome.status}
+    elif outcome.outcome == Outcome.busy:
+        payload = {"status": "busy"}
+    else:
+        payload = {"status": outcome.status}
+    if outcome.reason:
+        payload["reason"] = outcome.reason
+    return payload, STATUS[outcome.outcome]
 
 
 def sweep(ctx: Context):
-    packages = service()
-    return jobs.sweep(SETTINGS, packages.jobs, packages.store, packages.recover)
+    from shared.jobs.sweep import cutoff, sweep_jobs
+
+    counts = sweep_jobs(SETTINGS, packages().queue)
+    counts["recovered"] = packages().recover_abandoned(cutoff(SETTINGS))
+    return counts
 
 
 API = Api(
@@ -54,6 +100,7 @@ API = Api(
             run_task,
             auth="internal",
             body=TaskBody,
+            response="shared.models.responses:TaskOutcome",
             summary="run one job (Cloud Tasks delivery of {job_id})",
         ),
         Route(
@@ -62,6 +109,7 @@ API = Api(
             sweep,
             auth="internal",
             raw_body=RAW,
+            response="shared.models.responses:JobSweep",
             summary="time out stuck jobs and finish abandoned deployments (Cloud Scheduler)",
         ),
     ],

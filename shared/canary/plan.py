@@ -40,18 +40,6 @@ class Decision:
     status: CanaryStatus
 
 
-class StartOutcome(str, Enum):
-    start = "start"  # a new candidate: roll it out from the first step
-    conflict = "conflict"  # another rollout of this service is active
-    rejected = "rejected"  # the candidate was rolled back or aborted before: no change
-
-
-@dataclass(frozen=True)
-class StartDecision:
-    outcome: StartOutcome
-    reason: str
-
-
 def traffic_steps(strategy: Strategy | str, steps: list[int]) -> list[int]:
     """The canary's traffic share at each step: the canary steps, or one 100% step."""
     if Strategy(strategy) == Strategy.canary:
@@ -67,33 +55,6 @@ def planned_end(record: Mapping[str, Any]) -> datetime:
 
 def step_ends(record: Mapping[str, Any]) -> datetime:
     return clock.parse(record["step_started_at"]) + timedelta(minutes=record["step_minutes"])
-
-
-def start(
-    canary_revision: str,
-    active: Mapping[str, Any] | None,
-    rejected: Mapping[str, Any] | None,
-) -> StartDecision:
-    """May a rollout of `canary_revision` start, given the service's active and rejected canaries?
-
-    A candidate deployq (or a person) already rolled back never rolls out again; a new
-    candidate, even after an earlier candidate's rollout ended, starts from step 1.
-    """
-    if rejected is not None:
-        return StartDecision(
-            StartOutcome.rejected,
-            f"revision {canary_revision} was {rejected['status']} by canary {rejected['id']}"
-            f" ({rejected.get('reason') or 'no reason recorded'}); deploy a new revision instead",
-        )
-    if active is not None:
-        same = active["canary_revision"] == canary_revision
-        what = "this revision" if same else f"revision {active['canary_revision']}"
-        return StartDecision(
-            StartOutcome.conflict,
-            f"canary {active['id']} is already {active['status']} for {what} of this service;"
-            " promote or abort it first",
-        )
-    return StartDecision(StartOutcome.start, f"new candidate {canary_revision}: starting at step 1")
 
 
 def begin(record: Mapping[str, Any]) -> Decision:
@@ -138,21 +99,35 @@ def decide(record: Mapping[str, Any], now: datetime, verdict: CanaryVerdict) -> 
     if verdict.verdict == Verdict.unhealthy:
         return _rollback(f"Unhealthy: {verdict.reason}")
     if verdict.verdict == Verdict.inconclusive:
-        if verdict.lacks_data and now >= planned_end(record):
-            if OnNoData(record.get("on_no_data") or "rollback") == OnNoData.hold:
-                return Decision(
-                    Action.hold,
-                    f"no data: {verdict.reason} when the planned time ended; held "
-                    "(on_no_data=hold) until someone promotes or aborts",
-                    percent,
-                    index,
-                    CanaryStatus.held,
-                )
-            return _rollback(
-                f"no data: {verdict.reason} when the planned time ended (on_no_data=rollback)"
+        return _inconclusive(record, now, verdict, keep)
+    return _healthy(record, now, verdict, keep, steps)
+
+
+def _inconclusive(record, now: datetime, verdict: CanaryVerdict, keep) -> Decision:
+    """Inconclusive never advances; lacking data when the planned time is over, on_no_data
+    decides."""
+    percent = int(record.get("traffic_percent") or 0)
+    index = int(record.get("step_index", -1))
+    if verdict.lacks_data and now >= planned_end(record):
+        if OnNoData(record.get("on_no_data") or "rollback") == OnNoData.hold:
+            return Decision(
+                Action.hold,
+                f"no data: {verdict.reason} when the planned time ended; held "
+                "(on_no_data=hold) until someone promotes or aborts",
+                percent,
+                index,
+                CanaryStatus.held,
             )
-        return keep(f"Inconclusive: {verdict.reason}; step {index + 1} waits")
-    # Healthy
+        return _rollback(
+            f"no data: {verdict.reason} when the planned time ended (on_no_data=rollback)"
+        )
+    return keep(f"Inconclusive: {verdict.reason}; step {index + 1} waits")
+
+
+def _healthy(record, now: datetime, verdict: CanaryVerdict, keep, steps: list[int]) -> Decision:
+    """A step ends at the first Healthy check once it lasted step_minutes; the last promotes."""
+    percent = int(record.get("traffic_percent") or 0)
+    index = int(record.get("step_index", -1))
     if now < step_ends(record):
         return keep(
             f"Healthy ({verdict.reason}); step {index + 1} of {len(steps)} at {percent}% "
@@ -165,7 +140,7 @@ def decide(record: Mapping[str, Any], now: datetime, verdict: CanaryVerdict) -> 
             f" step {index + 2} of {len(steps)} at {steps[index + 1]}%",
             steps[index + 1],
             index + 1,
-            status,
+            CanaryStatus(record["status"]),
         )
     return Decision(
         Action.promote,

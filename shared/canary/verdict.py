@@ -7,23 +7,9 @@ is never Healthy.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from dataclasses import dataclass
 
-from shared.models.canary import CompareToStable, Thresholds, Verdict
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One revision's figures over a window; None where Monitoring had nothing to say."""
-
-    request_count: Optional[int] = None
-    error_rate_pct: Optional[float] = None
-    p95_ms: Optional[float] = None
-    p99_ms: Optional[float] = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from shared.models.canary import CompareToStable, Sample, Thresholds, Verdict
 
 
 @dataclass(frozen=True)

@@ -6,25 +6,11 @@ MONITORING_API_ENDPOINT) means a plaintext gRPC channel to that address, no cred
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
+from shared.lazy import Lazy
 
-class Lazy:
-    """A value made on first use (so its library is imported only then), once, by whichever
-    thread asks first; `lazy()` returns it."""
-
-    def __init__(self, make: Callable[[], Any]):
-        self._make = make
-        self._value: Any = None
-        self._lock = threading.Lock()
-
-    def __call__(self) -> Any:
-        with self._lock:
-            if self._value is None:
-                self._value = self._make()
-            return self._value
+__all__ = ["Lazy", "google_client", "plaintext_channel"]
 
 
 def plaintext_channel(endpoint: str | None):

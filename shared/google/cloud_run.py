@@ -3,6 +3,10 @@ read and delete revisions.
 
 `CLOUD_RUN_API_ENDPOINT=host:port` points the real client at a plaintext gRPC endpoint
 (the project's fake) with anonymous credentials; unset means Google with ADC.
+
+Google errors leave this module as the project's own (shared/errors.py): a missing
+service 404, a stale etag or any ABORTED 409 (`concurrent_update`), an outage 503,
+any other refusal 409 (`cloud_run_error`).
 """
 
 from __future__ import annotations
@@ -10,17 +14,65 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.config import Settings
-from shared.google.clients import Lazy, google_client, plaintext_channel
+from shared.errors import ApiError, ConcurrentUpdate, Conflict, NotFound, ServiceUnavailable
+from shared.google.clients import google_client, plaintext_channel
+from shared.lazy import Lazy
 
 OPERATION_TIMEOUT_SECONDS = 300
 
 
-class NotFoundError(Exception):
+class CloudRunError(ApiError):
+    """A Cloud Run call that did not do what was asked; `kind` names Google's error."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, kind: str = "", **extra):
+        super().__init__(message, **extra)
+        self.kind = kind
+
+    def about(self, what: str) -> CloudRunError:
+        """The same error, its message saying what failed (and to retry, when that helps)."""
+        tail = "; retry" if self.retryable else ""
+        return type(self)(f"{what}: {self.message}{tail}", kind=self.kind)
+
+
+class NotFoundError(CloudRunError, NotFound):
     """The service or revision does not exist."""
 
 
-class EtagConflict(Exception):
+class CloudRunConflict(CloudRunError, ConcurrentUpdate):
+    """Cloud Run answered ABORTED: something changed the resource concurrently."""
+
+
+class EtagConflict(CloudRunConflict):
     """The service changed since deployq read it (stale etag): someone else is changing it."""
+
+
+class CloudRunUnavailable(CloudRunError, ServiceUnavailable):
+    """Cloud Run did not answer in time or is unavailable: retrying may help."""
+
+    retryable = True
+
+
+class CloudRunRefused(CloudRunError, Conflict):
+    """Cloud Run refused the call (permission, invalid request...)."""
+
+    code = "cloud_run_error"
+
+
+def translated(exc: Exception) -> CloudRunError:
+    """A Google API error as the project's error."""
+    from google.api_core import exceptions as gexc
+
+    detail = getattr(exc, "message", None) or str(exc)
+    kind = type(exc).__name__
+    if isinstance(exc, gexc.NotFound):
+        return NotFoundError(detail, kind=kind)
+    if isinstance(exc, gexc.Aborted):
+        return CloudRunConflict(detail, kind=kind)
+    if isinstance(exc, (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.RetryError)):
+        return CloudRunUnavailable(detail, kind=kind)
+    return CloudRunRefused(detail, kind=kind)
 
 
 @dataclass(frozen=True)
@@ -85,8 +137,10 @@ class CloudRun:
             pb = services.get_service(name=service_path(project, region, service))
         except gexc.NotFound:
             raise NotFoundError(
-                f"Cloud Run service {service} not found in {project}/{region}"
+                f"Cloud Run service {service} not found in {project}/{region}", kind="NotFound"
             ) from None
+        except gexc.GoogleAPIError as exc:
+            raise translated(exc) from None
         return _state(pb)
 
     def revision_exists(self, project: str, region: str, service: str, revision: str) -> bool:
@@ -98,13 +152,15 @@ class CloudRun:
             revisions.get_revision(name=name)
         except gexc.NotFound:
             return False
+        except gexc.GoogleAPIError as exc:
+            raise translated(exc) from None
         return True
 
     def set_traffic(self, state: ServiceState, traffic: list[TrafficEntry]) -> ServiceState:
         """One UpdateService carrying `state`'s etag; returns the updated service.
 
         Raises EtagConflict when Cloud Run says the etag is stale (ABORTED or
-        FAILED_PRECONDITION); other Google errors pass through.
+        FAILED_PRECONDITION), another CloudRunError for any other failure.
         """
         from google.api_core import exceptions as gexc
         from google.cloud import run_v2
@@ -126,7 +182,9 @@ class CloudRun:
             operation = services.update_service(request={"service": service})
             updated = operation.result(timeout=OPERATION_TIMEOUT_SECONDS)
         except (gexc.Aborted, gexc.FailedPrecondition) as exc:
-            raise EtagConflict(str(exc.message or exc)) from None
+            raise EtagConflict(str(exc.message or exc), kind=type(exc).__name__) from None
+        except gexc.GoogleAPIError as exc:
+            raise translated(exc) from None
         return _state(updated)
 
     def delete_revision(self, project: str, region: str, service: str, revision: str) -> None:
@@ -139,6 +197,8 @@ class CloudRun:
             revisions.delete_revision(name=name).result(timeout=OPERATION_TIMEOUT_SECONDS)
         except gexc.NotFound:
             return
+        except gexc.GoogleAPIError as exc:
+            raise translated(exc) from None
 
 
 def _state(pb) -> ServiceState:

@@ -18,9 +18,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared import logs
-from shared.canary.verdict import Sample
 from shared.config import Settings
-from shared.google.clients import Lazy, google_client
+from shared.errors import ServiceUnavailable
+from shared.google.clients import google_client
+from shared.lazy import Lazy
+from shared.models.canary import Sample
 
 REQUEST_COUNT = "run.googleapis.com/request_count"
 REQUEST_LATENCIES = "run.googleapis.com/request_latencies"
@@ -31,8 +33,10 @@ QUERY_TIMEOUT_SECONDS = 20
 log = logs.get("monitoring")
 
 
-class MonitoringError(Exception):
+class MonitoringError(ServiceUnavailable):
     """A Monitoring query failed; the message says how."""
+
+    code = "monitoring_unavailable"
 
 
 @dataclass(frozen=True)

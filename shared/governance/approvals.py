@@ -1,25 +1,39 @@
-"""Approvals and freeze windows as the deployment queue enforces them.
+"""Approvals and freeze windows: one service deciding who may move what, and recording
+approvals and rejections.
 
-`ApprovalGuard` plugs into `DeploymentStore(guard=..., prepare_create=...)`: the approval
-state is decided at create from the environment's policy, and a move to `in_progress` or
-`deployed` is refused (409 `approval_required` / `freeze_window`) until allowed.
-`decide` records an approval or a rejection in one transaction with its event.
+The deployment queue asks it what approval state a new record starts in
+(`approval_fields`) and whether a move to `in_progress` or `deployed` is allowed
+(`check_move`: 409 `approval_required` / `freeze_window`). `decide` records an approval
+or a rejection through the deployment store, under the taxonomy's lock, in one
+transaction with its event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import clock
-from shared.auth import Principal
 from shared.errors import Conflict, Forbidden
-from shared.governance.policy import active_window, freeze_message
-from shared.models.deployment import DeploymentPatch, Status, Trigger, transition_error
-from shared.store.deployments import Change, DeploymentStore, check_id
+from shared.events import EventSink, build_event
+from shared.governance.policies import Policies
+from shared.models.deployment import Status, Trigger, public, transition_error
+from shared.models.policy import active_window, freeze_message
+from shared.store.deployments import DeploymentStore, check_id
 from shared.store.firestore import run_transaction
-from shared.store.policies import PolicyStore
+
+if TYPE_CHECKING:
+    from shared.auth import Principal
+
+
+class Persons(Protocol):
+    """Who is the same person: `shared.organisations.service.OrganisationService`."""
+
+    def person_key(self, principal: Principal) -> str: ...
+
+    def person_of_actor(self, org: str, actor: str) -> str | None: ...
+
 
 GATED = (Status.in_progress, Status.deployed)
 PENDING, APPROVED, REJECTED, NOT_REQUIRED = "pending", "approved", "rejected", "not_required"
@@ -29,34 +43,131 @@ def actor_of(principal: Principal) -> str:
     return (principal.actor or principal.subject or "").strip()
 
 
-class ApprovalGuard:
-    """The transition guard and create hook of a governed deployment queue."""
+def check_decider(
+    policy: dict,
+    record: dict,
+    principal: Principal,
+    decision: str,
+    me: str | None = None,
+    person_of: Callable[[str], str | None] = str.lower,
+) -> None:
+    """Forbidden unless `principal` may approve/reject `record` under `policy`.
 
-    def __init__(self, policies: PolicyStore, now: Callable[[], datetime] = clock.utcnow):
+    Self-approval compares persons: `me` is the caller's person and `person_of` maps a
+    stored actor to its person (by default an actor is a person of its own)."""
+    actor = actor_of(principal)
+    me = actor.lower() if me is None else me
+    allowed = {a.lower() for a in policy["approvers"]}
+    if not (principal.has_role(policy["approver_role"]) or actor.lower() in allowed):
+        raise Forbidden(
+            f"only callers with the {policy['approver_role']} role or listed approvers may "
+            f"{'approve' if decision == APPROVED else 'reject'} deployments to "
+            f"{record.get('environment')}"
+        )
+    creator = record.get("created_by_actor")
+    if decision == APPROVED and policy["prevent_self_approval"] and creator:
+        if person_of(creator) == me:
+            who = actor if creator.lower() == actor.lower() else f"{actor} (as {creator})"
+            raise Forbidden(f"{who} created deployment {record['id']} and may not approve it")
+
+
+def decided(
+    before: dict,
+    policy: dict,
+    actor: str,
+    decision: str,
+    comment: str | None,
+    now: str,
+    me: str | None = None,
+    person_of: Callable[[str], str | None] = str.lower,
+) -> dict | None:
+    """The record after `actor`'s decision; None when it changes nothing (a repeated
+    approval, by any credential of the same person). Approvals count distinct persons
+    (`me`, `person_of` as in `check_decider`). Conflict when the record is not waiting
+    for approval."""
+    me = actor.lower() if me is None else me
+    status = before.get("approval_status") or NOT_REQUIRED
+    if status != PENDING or before["status"] != Status.scheduled.value:
+        raise Conflict(
+            f"deployment {before['id']} is not waiting for approval "
+            f"(status {before['status']}, approval status {status})",
+            code="not_pending",
+        )
+    approvals = list(before.get("approvals") or [])
+    entry = {"actor": actor, "decision": decision, "comment": comment, "time": now}
+    after = dict(before, updated_at=now)
+    if decision == APPROVED:
+        if any(person_of(a["actor"]) == me and a["decision"] == APPROVED for a in approvals):
+            return None  # approving twice does not count twice
+        approvals.append(entry)
+        distinct = {person_of(a["actor"]) for a in approvals if a["decision"] == APPROVED}
+        if len(distinct) >= policy["min_approvals"]:
+            after["approval_status"] = APPROVED
+    else:
+        problem = transition_error(Status(before["status"]), Status.skipped)
+        if problem:
+            raise Conflict(problem, code="invalid_transition")
+        approvals.append(entry)
+        note = f"Rejected by {actor}: {comment}"
+        after.update(
+            approval_status=REJECTED,
+            status=Status.skipped.value,
+            status_changed_at=now,
+            notes=f"{before['notes']}\n{note}" if before.get("notes") else note,
+        )
+    after["approvals"] = approvals
+    return after
+
+
+class Approvals:
+    """Approval state, the approval and freeze-window gate, and approval decisions."""
+
+    def __init__(
+        self,
+        policies: Policies,
+        deployments: DeploymentStore,
+        events: EventSink,
+        now: Callable[[], datetime] = clock.utcnow,
+        persons: Persons | None = None,
+    ):
         self.policies = policies
+        self.deployments = deployments
+        self.events = events
         self.now = now
+        self.persons = persons
 
-    def prepare_create(self, transaction, org: str, record: dict[str, Any]) -> None:
-        """A deployment created while its environment requires approval is `pending`."""
-        record.setdefault("approvals", [])
+    def persons_of(self, org: str, principal: Principal):
+        """(the caller's person, stored actor -> person) in `org`; without a person
+        directory every actor is a person of its own."""
+        if self.persons is None:
+            return actor_of(principal).lower(), str.lower
+        persons = self.persons
+        return persons.person_key(principal), lambda actor: persons.person_of_actor(org, actor)
+
+    def approval_fields(self, org: str, record: dict[str, Any], transaction=None) -> dict:
+        """The approval state a new record starts in: `pending` while its environment's
+        policy requires approval, else `not_required` (a state already given is kept)."""
+        approvals = list(record.get("approvals") or [])
         if record.get("approval_status") in (PENDING, APPROVED, REJECTED):
-            return
+            return {"approvals": approvals, "approval_status": record["approval_status"]}
         status = NOT_REQUIRED
         if record.get("environment") is not None:
             policy = self.policies.get(org, record["environment"], transaction)
             if policy["requires_approval"]:
                 status = PENDING
-        record["approval_status"] = status
+        return {"approvals": approvals, "approval_status": status}
 
-    def __call__(
+    def check_move(
         self,
-        transaction,
         org: str,
         record: dict[str, Any],
         target: Status,
-        patch: DeploymentPatch | None,
         principal: Principal,
+        override_reason: str | None = None,
+        transaction=None,
     ) -> None:
+        """Conflict when `record` may not move to `target` yet: `approval_required` until
+        approved, `freeze_window` inside a window (an admin's `override_reason` passes)."""
         if target not in GATED:
             return
         approval = record.get("approval_status") or NOT_REQUIRED
@@ -77,86 +188,51 @@ class ApprovalGuard:
         window = active_window(policy["freeze_windows"], self.now())
         if window is None:
             return
-        if patch is not None and patch.override_reason and principal.has_role("admin"):
+        if override_reason and principal.has_role("admin"):
             return
         raise Conflict(freeze_message(environment, window), code="freeze_window")
 
+    def decide(
+        self,
+        org: str,
+        deployment_id: str,
+        principal: Principal,
+        decision: str,
+        comment: str | None,
+        meta: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Approve or reject a pending deployment; returns the updated record.
 
-def decide(
-    store: DeploymentStore,
-    policies: PolicyStore,
-    org: str,
-    deployment_id: str,
-    principal: Principal,
-    decision: str,
-    comment: str | None,
-    meta: dict[str, Any],
-) -> dict[str, Any]:
-    """Approve or reject a pending deployment; returns the updated record.
+        Raises NotFound, Forbidden (role, approvers, self-approval) or Conflict (not pending).
+        """
+        current = self.deployments.get(org, check_id(deployment_id))
+        policy = self.policies.get(org, current.get("environment"))
+        me, person_of = self.persons_of(org, principal)
+        check_decider(policy, current, principal, decision, me, person_of)
+        actor = actor_of(principal)
 
-    Raises NotFound, Forbidden (role, approvers, self-approval) or Conflict (not pending).
-    """
-    current = store.get(org, check_id(deployment_id))
-    policy = policies.get(org, current.get("environment"))
-    actor = actor_of(principal)
-    allowed = {a.lower() for a in policy["approvers"]}
-    if not (principal.has_role(policy["approver_role"]) or actor.lower() in allowed):
-        raise Forbidden(
-            f"only callers with the {policy['approver_role']} role or listed approvers may "
-            f"{'approve' if decision == APPROVED else 'reject'} deployments to "
-            f"{current.get('environment')}"
-        )
-    creator = (current.get("created_by_actor") or "").lower()
-    if decision == APPROVED and policy["prevent_self_approval"] and creator == actor.lower():
-        raise Forbidden(f"{actor} created deployment {deployment_id} and may not approve it")
-    ref = store.collection(org).document(deployment_id)
-    changes: list[Change] = []
-
-    def body(transaction):
-        before = ref.get(transaction=transaction).to_dict()
-        changes.clear()
-        status = before.get("approval_status") or NOT_REQUIRED
-        if status != PENDING or before["status"] != Status.scheduled.value:
-            raise Conflict(
-                f"deployment {deployment_id} is not waiting for approval "
-                f"(status {before['status']}, approval status {status})",
-                code="not_pending",
+        def record_decision(transaction) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            before = self.deployments.snapshot(org, deployment_id, transaction).to_dict()
+            after = decided(
+                before, policy, actor, decision, comment, clock.now_text(), me, person_of
             )
-        now = clock.now_text()
-        approvals = list(before.get("approvals") or [])
-        entry = {"actor": actor, "decision": decision, "comment": comment, "time": now}
-        after = dict(before, updated_at=now)
-        if decision == APPROVED:
-            if any(
-                a["actor"].lower() == actor.lower() and a["decision"] == APPROVED for a in approvals
-            ):
-                return before  # approving twice does not count twice
-            approvals.append(entry)
-            distinct = {a["actor"].lower() for a in approvals if a["decision"] == APPROVED}
-            if len(distinct) >= policy["min_approvals"]:
-                after["approval_status"] = APPROVED
-        else:
-            problem = transition_error(Status(before["status"]), Status.skipped)
-            if problem:
-                raise Conflict(problem, code="invalid_transition")
-            approvals.append(entry)
-            note = f"Rejected by {actor}: {comment}"
-            after.update(
-                approval_status=REJECTED,
-                status=Status.skipped.value,
-                status_changed_at=now,
-                notes=f"{before['notes']}\n{note}" if before.get("notes") else note,
+            if after is None:
+                return before, []
+            self.deployments.write(transaction, org, before, after)
+            event = build_event(
+                org,
+                f"deployq.deployment.{decision}",
+                f"deployments/{deployment_id}",
+                public(before),
+                public(after),
+                principal=principal,
+                meta=meta,
+                extra={"comment": comment},
             )
-        after["approvals"] = approvals
-        store.write(transaction, org, before, after)
-        change = Change(f"deployq.deployment.{decision}", deployment_id, before, after)
-        change.extra["comment"] = comment
-        changes.append(change)
-        if store.write_changes:
-            store.write_changes(transaction, org, changes, principal, meta)
-        return after
+            self.events.record(transaction, org, [event])
+            return after, [event]
 
-    result = run_transaction(store.db, body)
-    if store.publish_changes and changes:
-        store.publish_changes(org, changes)
-    return result
+        with self.deployments.lock(org, current["taxonomy_key"]):
+            result, events = run_transaction(self.deployments.db, record_decision)
+        self.events.publish_soon(org, events)
+        return result

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import uuid
@@ -38,10 +37,6 @@ IGNORED_DIFF_FIELDS = ("updated_at",)
 def entry_id(event_id: str) -> str:
     """The audit entry id of an event: stable, so handling an event twice writes one entry."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"deployq-event:{event_id}"))
-
-
-def document_id(event_id: str) -> str:
-    return hashlib.sha256(event_id.encode()).hexdigest()[:40]
 
 
 def diff(before: dict | None, after: dict | None) -> tuple[dict | None, dict | None, list[str]]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from shared import clock, logs
+from shared import bodies, clock, logs
 from shared.governance import metrics, notify
 from shared.governance.audit import entry_from_event
+from shared.governance.dora import DoraService
 from shared.models.ids import ORG_NAME
 from shared.store.audit import AuditStore
 from shared.store.dora import DoraStore
@@ -24,6 +24,9 @@ from shared.store.policies import NotificationStore
 
 log = logs.get("events")
 CE_REQUIRED = ("id", "type", "source", "specversion")
+# An event wraps a record (`data.after`), itself at most bodies.MAX_DEPTH deep: a deeper one
+# could not be written to the audit log, so it is not a deployq event.
+EVENT_MAX_DEPTH = bodies.MAX_DEPTH + 2
 
 
 def decode_message(data: Any) -> dict[str, Any] | None:
@@ -37,8 +40,8 @@ def decode_message(data: Any) -> dict[str, Any] | None:
     raw = message.get("data") or ""
     try:
         body = base64.b64decode(raw, validate=True) if isinstance(raw, str) else bytes(raw)
-        payload = json.loads(body) if body else None
-    except (ValueError, binascii.Error, TypeError, UnicodeDecodeError):
+        payload = bodies.loads(body, max_depth=EVENT_MAX_DEPTH, max_values=None) if body else None
+    except (ValueError, binascii.Error, TypeError, UnicodeDecodeError, bodies.ApiError):
         return None
     if isinstance(attributes, Mapping) and attributes.get("ce-id"):
         event = {k[3:]: v for k, v in attributes.items() if k.startswith("ce-")}
@@ -64,7 +67,7 @@ class EventConsumer:
 
     def __init__(self, db, monitoring=None, notifier_session=None):
         self.audit = AuditStore(db)
-        self.dora = DoraStore(db)
+        self.dora = DoraService(DoraStore(db))
         self.notifications = NotificationStore(db)
         self.monitoring = monitoring  # a shared.google.monitoring.Monitoring, or None
         self.session = notifier_session

@@ -1,247 +1,152 @@
-"""The Four Keys (DORA) computations: pure functions of deployment outcomes and a clock.
+"""DORA metrics of an organisation: the day aggregates read by scope, then the Four Keys.
 
-Definitions (contract/governance.md):
-- a deployment counts when it became `deployed` (also when later `rolled_back`);
-- lead time = deployed time - commit time (when the commit time is known);
-- change failure rate = (failed + rolled_back) / (deployed + failed + rolled_back), by
-  current status; skipped, scheduled and in-progress ones are not finished;
-- time to restore = from a failure to the next `deployed` of the same taxonomy.
-
-Outcomes are kept per deployment id (`Outcome`), so applying one event twice or out of
-order gives the same figures.
+`shared.models.dora` computes; `shared.store.dora` keeps the per-day aggregates the
+events function folds events into; this service picks the scope a query needs and
+groups the figures.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared import clock
-
-DAY = 86400.0
-RANK = {"deployed": 1, "failed": 1, "rolled_back": 2}
-FINISHED = tuple(RANK)
-MAX_DEPLOYS_KEPT = 50
-MAX_FAILURES_KEPT = 200
+from shared.models import dora
+from shared.models.deployment import taxonomy_key
+from shared.store.dora import DoraStore
+from shared.store.firestore import run_transaction
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """Where a deployment ended up, as DORA counts it."""
-
-    id: str
-    status: str  # deployed | failed | rolled_back
-    at: datetime  # when it became deployed (deployed, rolled_back) or failed
-    lead_seconds: float | None = None
-
-
-@dataclass(frozen=True)
-class Restore:
-    failure_id: str
-    failed_at: datetime
-    seconds: float
+def outcomes_and_restores(docs: list[dict[str, Any]]):
+    """The `Outcome`s and `Restore`s held by day documents."""
+    outcomes, restores = [], []
+    for doc in docs:
+        for deployment_id, entry in (doc.get("outcomes") or {}).items():
+            outcomes.append(
+                dora.Outcome(
+                    deployment_id, entry["status"], clock.parse(entry["at"]), entry.get("lead")
+                )
+            )
+        for failure_id, entry in (doc.get("restores") or {}).items():
+            restores.append(dora.Restore(failure_id, clock.parse(entry["at"]), entry["seconds"]))
+    return outcomes, restores
 
 
-def outcome_of(record: dict[str, Any]) -> Outcome | None:
-    """The DORA outcome of a deployment record, None while it has none."""
-    status = record.get("status")
-    if status not in RANK:
-        return None
-    if status == "failed":
-        at_text = record.get("status_changed_at") or record.get("updated_at")
-    else:
-        at_text = record.get("deployed_at") or record.get("status_changed_at")
-    if not at_text:
-        return None
-    at = clock.parse(at_text)
-    lead = None
-    if status != "failed" and record.get("commit_timestamp"):
-        lead = max(0.0, (at - clock.parse(record["commit_timestamp"])).total_seconds())
-    return Outcome(record["id"], status, at, lead)
-
-
-# -- time to restore bookkeeping (per taxonomy) ---------------------------------------
-
-
-def track_restores(
-    state: dict[str, Any], outcome: Outcome, labels: dict[str, Any]
-) -> tuple[dict[str, Any], list[tuple[dict[str, Any], Restore]]]:
-    """Update a taxonomy's failures/deploys with an outcome; returns (state, new restore samples).
-
-    `state` = {"failures": {id: {at, restored_at, environment, name}}, "deploys": {id: at}}.
-    Each sample comes with the failed deployment's labels (environment, name).
-    """
-    failures = dict(state.get("failures") or {})
-    deploys = dict(state.get("deploys") or {})
-    samples: list[tuple[dict[str, Any], Restore]] = []
-    at_text = clock.to_text(outcome.at)
-    if outcome.status == "failed":
-        later = sorted(t for t in deploys.values() if t > at_text)
-        restored = later[0] if later else None
-        failures[outcome.id] = {"at": at_text, "restored_at": restored, **labels}
-        if restored:
-            samples.append((labels, _restore(outcome.id, at_text, restored)))
-    elif outcome.status == "deployed":
-        deploys[outcome.id] = at_text
-        for failure_id, failure in failures.items():
-            if failure["at"] < at_text and (
-                failure["restored_at"] is None or at_text < failure["restored_at"]
-            ):
-                failure = dict(failure, restored_at=at_text)
-                failures[failure_id] = failure
-                failure_labels = {k: failure.get(k) for k in ("environment", "name")}
-                samples.append((failure_labels, _restore(failure_id, failure["at"], at_text)))
-    if len(deploys) > MAX_DEPLOYS_KEPT:
-        deploys = dict(sorted(deploys.items(), key=lambda kv: kv[1])[-MAX_DEPLOYS_KEPT:])
-    if len(failures) > MAX_FAILURES_KEPT:
-        newest = sorted(failures.items(), key=lambda kv: kv[1]["at"])[-MAX_FAILURES_KEPT:]
-        failures = dict(newest)
-    return {"failures": failures, "deploys": deploys}, samples
-
-
-def _restore(failure_id: str, failed_at: str, restored_at: str) -> Restore:
-    start, end = clock.parse(failed_at), clock.parse(restored_at)
-    return Restore(failure_id, start, (end - start).total_seconds())
-
-
-# -- figures ------------------------------------------------------------------------
-
-
-def median(values: Iterable[float]) -> float | None:
-    values = list(values)
-    return float(statistics.median(values)) if values else None
-
-
-def duration_bucket(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    hours = seconds / 3600
-    if hours < 24:
-        return "One day"
-    if hours < 168:
-        return "One week"
-    if hours < 730:
-        return "One month"
-    if hours < 4380:
-        return "Six months"
-    return "One year"
-
-
-def failure_bucket(rate: float | None) -> str | None:
-    if rate is None:
-        return None
-    if rate <= 0.15:
-        return "0-15%"
-    if rate < 0.46:
-        return "16-45%"
-    return "46-60%"
-
-
-def frequency_bucket(deployed_at: list[datetime], now: datetime, days: int) -> str:
-    """Four Keys: Daily if the median week has deploys on >= 3 days, Weekly, Monthly, Yearly."""
-    window = min(days, 7)
-    weeks = max(1, days // 7)
-    week_days: list[int] = []
-    week_counts: list[int] = []
-    for week in range(weeks):
-        end = now - timedelta(days=7 * week)
-        start = end - timedelta(days=window)
-        inside = [t for t in deployed_at if start < t <= end]
-        week_counts.append(len(inside))
-        week_days.append(len({int((now - t).total_seconds() // DAY) for t in inside}))
-    if median(week_days) >= 3:
-        return "Daily"
-    if median(week_counts) >= 1:
-        return "Weekly"
-    months = max(1, days // 30)
-    month_counts = []
-    for month in range(months):
-        end = now - timedelta(days=30 * month)
-        start = end - timedelta(days=min(days, 30))
-        month_counts.append(sum(1 for t in deployed_at if start < t <= end))
-    if median(month_counts) >= 1:
-        return "Monthly"
-    return "Yearly"
-
-
-def in_window(moment: datetime, now: datetime, days: int) -> bool:
-    return now - timedelta(days=days) <= moment <= now
-
-
-def metrics(
-    outcomes: Iterable[Outcome],
-    restores: Iterable[Restore],
-    now: datetime,
-    days: int,
-    environment: str | None = None,
-    name: str | None = None,
-) -> dict[str, Any]:
-    """The four keys over the outcomes and restores of the last `days` days."""
-    outcomes = [o for o in outcomes if in_window(o.at, now, days)]
-    restores = [r for r in restores if in_window(r.failed_at, now, days)]
-    deployed_at = [o.at for o in outcomes if o.status in ("deployed", "rolled_back")]
-    failed = sum(1 for o in outcomes if o.status == "failed")
-    rolled_back = sum(1 for o in outcomes if o.status == "rolled_back")
-    finished = len(outcomes)
-    rate = round((failed + rolled_back) / finished, 4) if finished else None
-    lead = median(
-        o.lead_seconds for o in outcomes if o.lead_seconds is not None and o.status != "failed"
-    )
-    restore = median(r.seconds for r in restores)
+def _scope(by_env: bool, by_name: bool) -> str:
     return {
-        "days": days,
-        "environment": environment,
-        "name": name,
-        "deployment_frequency": {
-            "deployments": len(deployed_at),
-            "per_day": round(len(deployed_at) / days, 4),
-            "bucket": frequency_bucket(deployed_at, now, days),
-        },
-        "lead_time": {"median_seconds": lead, "bucket": duration_bucket(lead)},
-        "change_failure_rate": {
-            "rate": rate,
-            "failed": failed,
-            "rolled_back": rolled_back,
-            "finished": finished,
-            "bucket": failure_bucket(rate),
-        },
-        "time_to_restore": {"median_seconds": restore, "bucket": duration_bucket(restore)},
-    }
+        (True, True): "environment_name",
+        (True, False): "environment",
+        (False, True): "name",
+        (False, False): "all",
+    }[(by_env, by_name)]
 
 
-def trends(
-    outcomes: Iterable[Outcome], restores: Iterable[Restore], now: datetime, days: int
-) -> list[dict[str, Any]]:
-    """Per UTC calendar day of the window (oldest first): counts, failure rate, medians."""
-    outcomes = [o for o in outcomes if in_window(o.at, now, days)]
-    restores = [r for r in restores if in_window(r.failed_at, now, days)]
-    first = (now - timedelta(days=days)).date()
-    result = []
-    for offset in range((now.date() - first).days + 1):
-        date = first + timedelta(days=offset)
-        today = [o for o in outcomes if o.at.date() == date]
-        failed = sum(1 for o in today if o.status == "failed")
-        rolled_back = sum(1 for o in today if o.status == "rolled_back")
-        finished = len(today)
-        result.append(
-            {
-                "date": date.isoformat(),
-                "deployments": sum(1 for o in today if o.status != "failed"),
-                "failed": failed,
-                "rolled_back": rolled_back,
-                "finished": finished,
-                "change_failure_rate": round((failed + rolled_back) / finished, 4)
-                if finished
-                else None,
-                "lead_time_median_seconds": median(
-                    o.lead_seconds for o in today if o.lead_seconds is not None
-                ),
-                "time_to_restore_median_seconds": median(
-                    r.seconds for r in restores if r.failed_at.date() == date
-                ),
-            }
+class DoraService:
+    """DORA aggregates: folded from events (`apply`), read as figures by the metrics routes
+    (`query`: days, environment, name)."""
+
+    def __init__(self, store: DoraStore):
+        self.store = store
+
+    def apply(self, org: str, record: dict[str, Any]) -> bool:
+        """Fold a deployment record (an event's `after`) into the aggregates; True if counted.
+
+        Outcomes never move to a lower rank (rolled_back beats deployed), so a duplicate or
+        late event changes nothing.
+        """
+        outcome = dora.outcome_of(record)
+        if outcome is None:
+            return False
+        environment, name = record.get("environment"), record.get("name")
+        day = outcome.at.date().isoformat()
+        key = None
+        if record.get("taxonomy_key") or record.get("name"):
+            key = record.get("taxonomy_key") or taxonomy_key(record)
+        entry = {
+            "status": outcome.status,
+            "at": clock.to_text(outcome.at),
+            "lead": outcome.lead_seconds,
+        }
+
+        def fold(transaction) -> bool:
+            known = self.store.known_outcome(transaction, org, day, environment, name, outcome.id)
+            state = self.store.restore_state(transaction, org, key) if key else {}
+            if known and dora.RANK[known["status"]] > dora.RANK[outcome.status]:
+                return False  # a late event about an earlier state
+            additions = [(day, environment, name, "outcomes", outcome.id, entry)]
+            if key is not None:
+                labels = {"environment": environment, "name": name}
+                new_state, samples = dora.track_restores(state, outcome, labels)
+                self.store.write_restore_state(transaction, org, key, new_state)
+                for scoped, restore in samples:
+                    value = {"at": clock.to_text(restore.failed_at), "seconds": restore.seconds}
+                    failure_day = restore.failed_at.date().isoformat()
+                    additions.append(
+                        (
+                            failure_day,
+                            scoped["environment"],
+                            scoped["name"],
+                            "restores",
+                            restore.failure_id,
+                            value,
+                        )
+                    )
+            self.store.add(transaction, org, additions)
+            return True
+
+        return run_transaction(self.store.db, fold)
+
+    def _docs(
+        self, org: str, query, group_by: str | None = None
+    ) -> tuple[datetime, list[dict[str, Any]]]:
+        """(now, the day documents of the query's scope and filters)."""
+        env_given, name_given = query.environment is not None, query.name is not None
+        scope = _scope(env_given or group_by == "environment", name_given or group_by == "name")
+        now = clock.utcnow()
+        docs = self.store.days(
+            org,
+            scope,
+            now - timedelta(days=query.days),
+            query.environment or None if env_given else None,
+            query.name or None if name_given else None,
         )
-    return result
+        if env_given:
+            docs = [d for d in docs if d.get("environment") == (query.environment or None)]
+        if name_given:
+            docs = [d for d in docs if d.get("name") == (query.name or None)]
+        return now, docs
+
+    def metrics(self, org: str, query) -> dict[str, Any]:
+        """The four keys over the last `query.days` days."""
+        now, docs = self._docs(org, query)
+        outcomes, restores = outcomes_and_restores(docs)
+        return dora.metrics(outcomes, restores, now, query.days, query.environment, query.name)
+
+    def trends(self, org: str, query) -> dict[str, Any]:
+        """The figures per day."""
+        now, docs = self._docs(org, query)
+        outcomes, restores = outcomes_and_restores(docs)
+        return {
+            "days": query.days,
+            "environment": query.environment,
+            "name": query.name,
+            "trends": dora.trends(outcomes, restores, now, query.days),
+        }
+
+    def grouped(self, org: str, query, field: str) -> list[dict[str, Any]]:
+        """The figures per `field` (`name` or `environment`), groups with finished ones only."""
+        now, docs = self._docs(org, query, group_by=field)
+        groups: dict[Any, list] = {}
+        for doc in docs:
+            groups.setdefault(doc.get(field), []).append(doc)
+        result = []
+        for key, group in groups.items():
+            outcomes, restores = outcomes_and_restores(group)
+            figures = dora.metrics(
+                outcomes, restores, now, query.days, query.environment, query.name
+            )
+            if figures["change_failure_rate"]["finished"] == 0:
+                continue
+            figures[field] = key
+            result.append({"key": key, **figures})
+        return sorted(result, key=lambda r: (r["key"] is None, r["key"] or ""))

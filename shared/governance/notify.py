@@ -6,10 +6,7 @@ from typing import Any
 
 import requests
 
-from shared import logs
-
-TIMEOUT_SECONDS = 5
-log = logs.get("notify")
+from shared import webhooks
 
 
 def message_for(event: dict[str, Any]) -> str | None:
@@ -37,13 +34,5 @@ def message_for(event: dict[str, Any]) -> str | None:
 
 
 def send(url: str, text: str, session: requests.Session | None = None) -> bool:
-    """POST `{"text": ...}` to the webhook; failures are logged, never raised."""
-    try:
-        response = (session or requests).post(url, json={"text": text}, timeout=TIMEOUT_SECONDS)
-    except requests.RequestException as exc:
-        log.warning("notification webhook unreachable: %s", exc)
-        return False
-    if response.status_code >= 300:
-        log.warning("notification webhook answered %s", response.status_code)
-        return False
-    return True
+    """POST `{"text": ...}` (Slack-escaped) to the webhook; failures are logged, never raised."""
+    return webhooks.post_json(url, {"text": webhooks.slack_text(text)}, session)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Annotated, Any, Optional
 
@@ -75,6 +77,58 @@ def transition_error(current: CanaryStatus, target: CanaryStatus) -> str | None:
     if current in FINAL:
         return f"the canary is already {current.value}; nothing changes the service any more"
     return f"a {current.value} canary cannot become {target.value}"
+
+
+class StartOutcome(str, Enum):
+    start = "start"  # a new candidate: roll it out from the first step
+    conflict = "conflict"  # another rollout of this service is active
+    rejected = "rejected"  # the candidate was rolled back or aborted before: no change
+
+
+@dataclass(frozen=True)
+class StartDecision:
+    outcome: StartOutcome
+    reason: str
+
+
+def start_decision(
+    canary_revision: str,
+    active: Mapping[str, Any] | None,
+    rejected: Mapping[str, Any] | None,
+) -> StartDecision:
+    """May a rollout of `canary_revision` start, given the service's active and rejected canaries?
+
+    A candidate deployq (or a person) already rolled back never rolls out again; a new
+    candidate, even after an earlier candidate's rollout ended, starts from step 1.
+    """
+    if rejected is not None:
+        return StartDecision(
+            StartOutcome.rejected,
+            f"revision {canary_revision} was {rejected['status']} by canary {rejected['id']}"
+            f" ({rejected.get('reason') or 'no reason recorded'}); deploy a new revision instead",
+        )
+    if active is not None:
+        same = active["canary_revision"] == canary_revision
+        what = "this revision" if same else f"revision {active['canary_revision']}"
+        return StartDecision(
+            StartOutcome.conflict,
+            f"canary {active['id']} is already {active['status']} for {what} of this service;"
+            " promote or abort it first",
+        )
+    return StartDecision(StartOutcome.start, f"new candidate {canary_revision}: starting at step 1")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One revision's figures over a window; None where Monitoring had nothing to say."""
+
+    request_count: Optional[int] = None
+    error_rate_pct: Optional[float] = None
+    p95_ms: Optional[float] = None
+    p99_ms: Optional[float] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 # Environment -> strategy when a request names none.

@@ -17,7 +17,7 @@ from pydantic import (
 
 from shared import clock
 from shared.config import ROLES
-from shared.governance.policy import minutes
+from shared.models.policy import minutes
 
 Name = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=256)]
 OptionalName = Optional[Annotated[str, StringConstraints(strict=True, max_length=256)]]
@@ -116,25 +116,6 @@ class RejectBody(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
 
     comment: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=2000)]
-
-
-class Approval(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    actor: str
-    decision: Literal["approved", "rejected"]
-    comment: Optional[str] = None
-    time: str
-
-
-class RunbookRef(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    id: str
-    title: str
-    service: Optional[str] = None
-    environment: Optional[str] = None
-    tags: list[str] = Field(default_factory=list)
 
 
 # -- audit log --------------------------------------------------------------------
@@ -316,6 +297,16 @@ class NotificationSettings(BaseModel):
     slack_webhook_url: Optional[
         Annotated[str, StringConstraints(strict=True, max_length=2048, pattern=r"^https?://")]
     ] = None
+
+    @field_validator("slack_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: Optional[str]) -> Optional[str]:
+        from shared.webhooks import url_problem
+
+        problem = url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"the webhook URL {problem}")
+        return value
 
 
 class SweepResult(BaseModel):

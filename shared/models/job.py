@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, Optional
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.models.ids import ORG_PATTERN
 
@@ -47,6 +47,13 @@ def can_move(current: JobStatus | str, target: JobStatus | str) -> bool:
     return JobStatus(target) in TRANSITIONS[JobStatus(current)]
 
 
+def transition_error(job_id: str, current: JobStatus | str, target: JobStatus | str) -> str | None:
+    """None when job `job_id` may move `current` -> `target`, else the sentence saying why not."""
+    if can_move(current, target):
+        return None
+    return f"job {job_id} is {JobStatus(current).value}; it cannot become {JobStatus(target).value}"
+
+
 JOB_FIELDS = (
     "job_id",
     "job_type",
@@ -79,10 +86,14 @@ def public_job(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class TaskBody(BaseModel):
-    """What a Cloud Task delivers to the worker."""
+    """What a Cloud Task delivers to the worker: a stored job's id (and organisation), or a
+    job of another kind with its own id (`job_type` canary_check: the canary's id and the
+    number of the check)."""
 
     model_config = ConfigDict(defer_build=True, extra="ignore")
     job_id: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
     organisation: Optional[Annotated[str, StringConstraints(strict=True, pattern=ORG_PATTERN)]] = (
         None
     )
+    job_type: Optional[JobType] = None
+    check: Optional[int] = Field(default=None, ge=1)

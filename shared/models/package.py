@@ -47,18 +47,70 @@ class PackageStatus(str, Enum):
     deleted = "deleted"
 
 
+class DeploymentStatus(str, Enum):
+    running = "running"
+    undoing = "undoing"  # restoring the before-images (failed, cancelled or rolled back)
+    completed = "completed"
+    failed = "failed"
+    rolled_back = "rolled_back"
+
+
+D = DeploymentStatus
+# The whole package-deployment status machine: from -> statuses it may move to. A job's
+# next attempt redoes a deployment its dead attempt left running, undoing or failed.
+DEPLOYMENT_TRANSITIONS: dict[DeploymentStatus, frozenset[DeploymentStatus]] = {
+    D.running: frozenset({D.completed, D.failed, D.undoing}),
+    D.undoing: frozenset({D.failed, D.rolled_back, D.running}),
+    D.completed: frozenset({D.undoing}),
+    D.failed: frozenset({D.running}),
+    D.rolled_back: frozenset(),
+}
+UNFINISHED = frozenset({D.running, D.undoing})
+
+
+def deployment_move(deployment_id: str, current: str, target: DeploymentStatus) -> str:
+    """`target`'s value when package deployment `deployment_id` may move `current` -> `target`
+    (or stays); else Conflict (409)."""
+    from shared.errors import Conflict
+
+    if DeploymentStatus(current) != target and target not in DEPLOYMENT_TRANSITIONS[D(current)]:
+        raise Conflict(
+            f"package deployment {deployment_id} is {current}; it cannot become {target.value}",
+            code="illegal_transition",
+        )
+    return target.value
+
+
+def require_usable(package: dict[str, Any]) -> dict[str, Any]:
+    """A package that may be generated or deployed; 409 `package_deleted` when deleted."""
+    from shared.errors import Conflict
+
+    if package.get("status") == PackageStatus.deleted.value:
+        raise Conflict(f"package {package['id']} is deleted", code="package_deleted")
+    return package
+
+
+def package_changes(current: dict[str, Any], changes: dict[str, Any], now: str) -> dict[str, Any]:
+    """What a PUT or DELETE writes: a deleted package changes no more (409); the computed
+    counts of `metadata` stay while the caller's keys are replaced."""
+    from shared.errors import Conflict
+
+    if current.get("status") == PackageStatus.deleted.value and changes.get("status") != "deleted":
+        raise Conflict(f"package {current['id']} is deleted", code="package_deleted")
+    update = dict(changes)
+    if "metadata" in update:
+        computed = {
+            k: current.get("metadata", {}).get(k) for k in ("total_records", "record_counts")
+        }
+        update["metadata"] = {**update["metadata"], **computed}
+    update["updated_at"] = now
+    return update
+
+
 class ForeignKey(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
     column: Column
     references: Annotated[str, StringConstraints(strict=True, pattern=r"^[^./]+\.[^.]+$")]
-
-    @property
-    def table(self) -> str:
-        return self.references.split(".", 1)[0]
-
-    @property
-    def target_column(self) -> str:
-        return self.references.split(".", 1)[1]
 
 
 class TableSpec(BaseModel):

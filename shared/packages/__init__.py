@@ -1,1 +1,1 @@
-"""Data packages: pack, encode, deploy with undo, and the jobs that run them in the background."""
+"""Data packages: pack, encode, deploy with undo; background runs go through shared.jobs."""

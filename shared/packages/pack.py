@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from shared import clock
@@ -57,20 +56,12 @@ def package_record(
     }
 
 
-def environment_or_400(settings, name: str, field: str = "environment") -> dict[str, Any]:
-    """The ENVIRONMENTS entry of `name`; a 400 naming the field and the known ones otherwise."""
-    if name not in settings.environments:
-        known = ", ".join(sorted(settings.environments)) or "none configured"
-        raise field_error(
-            field, f"unknown environment {name!r} (known: {known})", code="unknown_environment"
-        )
-    return settings.environments[name]
+def environment_or_400(settings, org: str, name: str, field: str = "environment") -> dict[str, Any]:
+    """`{"project", "database"}` of one of the organisation's environments; a 400
+    `unknown_environment` naming the field and only this organisation's names otherwise."""
+    from shared.organisations.service import organisations_for
 
-
-def iter_collection(db, name: str) -> Iterator[Any]:
-    """Every document of a top-level collection, in document-id order, as one stream (the
-    client resumes it after a transient error; pages with cursors are far slower)."""
-    return db.collection(name).order_by("__name__").stream()
+    return organisations_for(settings).environment_for(org, name, field)
 
 
 def parse_filters(body: PackageCreate) -> dict[str, list[where.Condition]]:
@@ -112,33 +103,19 @@ def pack(
     settings, store: PackageStore, org: str, body: PackageCreate, actor: str | None
 ) -> dict[str, Any]:
     """Read the selection from the source environment, store it in chunks; the package record."""
-    from shared.packages.deploy import target_client
+    from shared.packages.deploy import environment_db
 
-    environment_or_400(settings, body.environment)
+    environment_or_400(settings, org, body.environment)
     conditions = parse_filters(body)
     specs = table_specs(body)
     excludes = (body.filter.exclude_columns or {}) if body.filter else {}
-    source = target_client(settings, body.environment)
+    source = environment_db(settings, org, body.environment)
     started, started_at = time.monotonic(), clock.now_text()
     package_id = new_id()
     package_type = body.package_type.value
-    writer = codec.ContentsWriter(package_type, store.chunk_sink(org, package_id))
-    try:
-        for spec in specs:
-            writer.begin_table(spec)
-            _pack_table(
-                writer,
-                source,
-                spec,
-                package_type,
-                conditions.get(spec["name"]),
-                excludes.get(spec["name"], []),
-            )
-            writer.end_table()
-        checksum, size, tables = writer.finish()
-    except BaseException:
-        store.discard_chunks(org, package_id)
-        raise
+    checksum, size, tables = _read_selection(
+        store, org, package_id, source, body, specs, conditions, excludes
+    )
     record = package_record(
         package_id,
         name=body.name,
@@ -173,10 +150,32 @@ def pack(
     return record
 
 
+def _read_selection(store, org, package_id, source, body, specs, conditions, excludes):
+    """Write the selected tables as the package's chunks: (checksum, size, tables)."""
+    package_type = body.package_type.value
+    writer = codec.ContentsWriter(package_type, store.chunk_sink(org, package_id))
+    try:
+        for spec in specs:
+            writer.begin_table(spec)
+            _pack_table(
+                writer,
+                source,
+                spec,
+                package_type,
+                conditions.get(spec["name"]),
+                excludes.get(spec["name"], []),
+            )
+            writer.end_table()
+        return writer.finish()
+    except BaseException:
+        store.discard_chunks(org, package_id)
+        raise
+
+
 def _pack_table(writer, source, spec, package_type, conditions, excluded) -> None:
     pk = spec.get("primary_key")
     seen: set[str] = set()
-    for snap in iter_collection(source, spec["name"]):
+    for snap in source.stream(spec["name"]):
         data = snap.to_dict() or {}
         if conditions and not where.matches(conditions, data):
             continue

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from shared import clock, logs
 from shared.errors import BadRequest, Conflict, NotFound
+from shared.jobs.errors import JobFailed
+from shared.jobs.queue import JobQueue
+from shared.jobs.runner import JobRun
 from shared.models.job import JobType
-from shared.models.package import DeployOptions, DeployRequest, PackageCreate, action_record
-from shared.packages import codec, jobs
-from shared.packages.deploy import PackageDeploy, target_client, undo
+from shared.models.package import (
+    DeployRequest,
+    PackageCreate,
+    action_record,
+    package_changes,
+    require_usable,
+)
+from shared.packages import codec, files
+from shared.packages.deployments import PackageDeployments
 from shared.packages.pack import environment_or_400, pack, package_record
 from shared.store import firestore as fs
+from shared.store.firestore import run_transaction
 from shared.store.jobs import JobStore
 from shared.store.packages import PackageStore, new_id
 
@@ -30,6 +39,12 @@ class Packages:
         db = fs.client(settings.project, settings.firestore_database)
         self.store = PackageStore(db)
         self.jobs = JobStore(db)
+        self.queue = JobQueue(settings, self.jobs)
+        self.deployments = PackageDeployments(settings, self.store, self.jobs, self.queue)
+
+    def _usable(self, org: str, package_id: str) -> dict[str, Any]:
+        """A package that may be generated or deployed: 409 when it is deleted."""
+        return require_usable(self.store.get_package(org, package_id))
 
     # -- packages -----------------------------------------------------------------
 
@@ -43,10 +58,21 @@ class Packages:
     def update(self, org: str, package_id: str, changes: dict[str, Any]) -> None:
         if changes.get("status") is not None:
             changes["active"] = True
-        self.store.update_package(org, package_id, changes)
+        self._change(org, package_id, changes)
 
     def delete(self, org: str, package_id: str) -> None:
-        self.store.update_package(org, package_id, {"status": "deleted", "active": False})
+        self._change(org, package_id, {"status": "deleted", "active": False})
+
+    def _change(self, org: str, package_id: str, changes: dict[str, Any]) -> None:
+        """Apply a PUT or DELETE in a transaction (rules: `package_changes`)."""
+        store = self.store
+
+        def body(transaction):
+            current = store.read_package(transaction, org, package_id)
+            update = package_changes(current, changes, clock.now_text())
+            store.write_package_changes(transaction, org, package_id, update)
+
+        run_transaction(store.db, body)
 
     def actions(self, org: str, package_id: str, limit: int, offset: int):
         self.store.get_package(org, package_id)
@@ -58,14 +84,14 @@ class Packages:
         self, org: str, package_id: str, fmt: str, actor: str | None
     ) -> tuple[Iterator[bytes], str, str]:
         """(stream of the file, mimetype, file name); the action is recorded when it ends."""
-        package = self.store.usable_package(org, package_id)
+        package = self._usable(org, package_id)
         contents = codec.iter_contents_text(package, self.store.fetcher(org, package_id))
         if fmt == "zip":
-            stream = codec.iter_zip_file(package, contents)
-            mimetype, name = "application/zip", codec.file_name(package)[:-5] + ".zip"
+            stream = files.iter_zip_file(package, contents)
+            mimetype, name = "application/zip", files.file_name(package)[:-5] + ".zip"
         else:
-            stream = codec.iter_json_file(package, contents)
-            mimetype, name = "application/json", codec.file_name(package)
+            stream = files.iter_json_file(package, contents)
+            mimetype, name = "application/json", files.file_name(package)
         return self._recorded(org, package, stream, fmt, actor), mimetype, name
 
     def _recorded(self, org, package, stream, fmt, actor) -> Iterator[bytes]:
@@ -129,8 +155,8 @@ class Packages:
         if package_type not in (codec.DATABASE, codec.DOCUMENT):
             raise codec.PackageFormatError("package_type must be database or document")
         if environment is not None:
-            environment_or_400(self.settings, environment)
-        tables = codec.validate_contents(package_type, data.get(codec.data_key(package_type)))
+            environment_or_400(self.settings, org, environment)
+        tables = files.validate_contents(package_type, data.get(codec.data_key(package_type)))
         try:
             checksum, size, _ = self._write(package_type, tables, None)
         except ValueError as exc:  # NaN or infinity, which JSON cannot carry
@@ -199,255 +225,57 @@ class Packages:
     @staticmethod
     def read_upload(raw: bytes) -> Any:
         try:
-            return codec.read_zip(raw)
+            return files.read_zip(raw)
         except codec.PackageFormatError as exc:
             raise BadRequest(f"malformed package: {exc}", code="invalid_package") from None
 
-    # -- deploy -------------------------------------------------------------------
+    # -- deploy (shared.packages.deployments) ------------------------------------
 
-    def deploy(
-        self,
-        org: str,
-        package_id: str,
-        request: DeployRequest,
-        actor: str | None,
-        idempotency_key: str | None = None,
-    ) -> tuple[dict[str, Any], int]:
-        package = self.store.usable_package(org, package_id)
-        environment_or_400(self.settings, request.environment)
-        options = request.options.model_dump()
-        if request.run_as_background or request.schedule_at:
-            job_data = {
-                "package_id": package_id,
-                "environment": request.environment,
-                "options": options,
-                "user": actor,
-                "deployment_id": new_id(),
-            }
-            job_id = jobs.idempotent_job_id(org, idempotency_key) if idempotency_key else None
-            job, created = jobs.create_job(
-                self.settings,
-                self.jobs,
-                org,
-                JobType.package_deployment.value,
-                job_data,
-                request.schedule_at,
-                job_id,
-            )
-            message = "Deployment job created" if created else "Deployment job already exists"
-            return {
-                "message": message,
-                "job_id": job["job_id"],
-                "status": job["status"],
-                "scheduled_at": job["scheduled_at"],
-            }, 202
-        record = self.new_deployment(package, request.environment, options, actor, None, None)
-        self.store.create_deployment(org, record)
-        result = self.run_deploy(org, package, record, options, None)
-        if result["status"] == "failed" and not options["dry_run"]:
-            raise Conflict(
-                f"deployment {result['id']} failed and was undone: {result.get('error')}",
-                code="deployment_failed",
-                details=result["errors"],
-            )
-        message = (
-            "Dry run completed; nothing was written"
-            if options["dry_run"]
-            else "Package deployed successfully"
-        )
-        return {"message": message, "deployment": result}, 200
-
-    @staticmethod
-    def new_deployment(package, environment, options, actor, deployment_id, job_id):
-        now = clock.now_text()
-        return {
-            "id": deployment_id or new_id(),
-            "package_id": package["id"],
-            "package_name": package["name"],
-            "package_version": package["version"],
-            "environment": environment,
-            "status": "running",
-            "dry_run": options["dry_run"],
-            "is_active": False,
-            "options": options,
-            "deployed_at": None,
-            "deployed_by": actor,
-            "rolled_back_at": None,
-            "rolled_back_by": None,
-            "pk_mapping_result": {},
-            "records_processed": 0,
-            "records_succeeded": 0,
-            "records_skipped": 0,
-            "records_failed": 0,
-            "tables_processed": 0,
-            "errors": [],
-            "job_id": job_id,
-            "created_at": now,
-            "started_at": now,
-            "progress_at": now,
-            "completed_at": None,
-        }
-
-    def run_deploy(self, org, package, record, options, checkpoint) -> dict[str, Any]:
-        target = target_client(self.settings, record["environment"])
-        engine = PackageDeploy(self.store, org, package, record, target, options, checkpoint)
-        return engine.run()
+    def deploy(self, org, package_id, request: DeployRequest, actor, idempotency_key=None):
+        return self.deployments.deploy(org, package_id, request, actor, idempotency_key)
 
     def rollback(self, org: str, deployment_id: str, actor: str | None) -> dict[str, Any]:
-        record = self.store.get_deployment(org, deployment_id)
-        if record.get("dry_run"):
-            raise Conflict("a dry run wrote nothing and cannot be rolled back", code="dry_run")
-        if record["status"] != "completed" or not record.get("is_active"):
-            raise Conflict(
-                f"deployment {deployment_id} is {record['status']}; only an active "
-                "completed deployment can be rolled back",
-                code="not_active",
-            )
-        started, started_at = time.monotonic(), clock.now_text()
-        self.store.update_deployment(
-            org, deployment_id, {"status": "undoing", "progress_at": clock.now_text()}
-        )
-        restored = undo(
-            self.store, org, deployment_id, target_client(self.settings, record["environment"])
-        )
-        now = clock.now_text()
-        changes = {
-            "status": "rolled_back",
-            "is_active": False,
-            "rolled_back_at": now,
-            "rolled_back_by": actor,
-            "progress_at": now,
-        }
-        self.store.update_deployment(org, deployment_id, changes)
-        record.update(changes)
-        self.store.add_action(
-            org,
-            record["package_id"],
-            action_record(
-                "rollback",
-                started=started,
-                started_at=started_at,
-                actor=actor,
-                source=None,
-                target=record["environment"],
-                processed=restored,
-                tables=record.get("tables_processed", 0),
-                deployment_id=deployment_id,
-            ),
-        )
-        return record
+        return self.deployments.rollback(org, deployment_id, actor)
 
-    def recover(self, org: str, deployment: dict[str, Any]) -> None:
-        """Finish a deployment a dead process left running: undo it and mark it failed."""
-        undo(
-            self.store,
-            org,
-            deployment["id"],
-            target_client(self.settings, deployment["environment"]),
-        )
-        self.store.update_deployment(
-            org,
-            deployment["id"],
-            {
-                "status": "failed",
-                "is_active": False,
-                "completed_at": clock.now_text(),
-                "error": "the deploying process stopped; what it wrote was undone",
-                "progress_at": clock.now_text(),
-            },
-        )
+    def deployment_job(self, run: JobRun) -> dict[str, Any]:
+        return self.deployments.deployment_job(run)
+
+    def recover_abandoned(self, before: str) -> int:
+        return self.deployments.recover_abandoned(before)
 
     # -- job handlers -------------------------------------------------------------
 
-    def deployment_job(self, run: jobs.JobRun) -> dict[str, Any]:
+    def generation_job(self, run: JobRun) -> dict[str, Any]:
         data = run.data
         try:
-            package = self.store.usable_package(run.org, data["package_id"])
+            package = self._usable(run.org, data["package_id"])
         except (NotFound, Conflict) as exc:
-            raise jobs.JobFailed(exc.message) from None
-        if data["environment"] not in self.settings.environments:
-            raise jobs.JobFailed(f"unknown environment {data['environment']}")
-        options = DeployOptions.model_validate(data.get("options") or {}).model_dump()
-        existing = self.store.find_deployment(run.org, data["deployment_id"])
-        if existing and existing["status"] in ("completed", "rolled_back"):
-            return self.job_result(existing)  # finished by an attempt that died before saying so
-        if existing:
-            undo(
-                self.store,
-                run.org,
-                existing["id"],
-                target_client(self.settings, existing["environment"]),
-            )
-        record = self.new_deployment(
-            package,
-            data["environment"],
-            options,
-            data.get("user"),
-            data["deployment_id"],
-            run.job["job_id"],
-        )
-        self.store.save_deployment(run.org, record)
-        result = self.run_deploy(run.org, package, record, options, run.checkpoint)
-        if result["status"] == "failed":
-            raise jobs.JobFailed(
-                f"deployment {result['id']} failed and was undone: {result.get('error')}",
-                self.job_result(result),
-            )
-        return self.job_result(result)
-
-    @staticmethod
-    def job_result(record: dict[str, Any]) -> dict[str, Any]:
-        keys = (
-            "status",
-            "records_processed",
-            "records_succeeded",
-            "records_skipped",
-            "records_failed",
-            "tables_processed",
-            "dry_run",
-        )
-        result = {key: record.get(key) for key in keys}
-        result["deployment_id"] = record["id"]
-        result["errors"] = record.get("errors", [])[:100]
-        result["pk_mapping_result"] = json.loads(json.dumps(record.get("pk_mapping_result", {})))
-        return result
-
-    def generation_job(self, run: jobs.JobRun) -> dict[str, Any]:
-        data = run.data
-        try:
-            package = self.store.usable_package(run.org, data["package_id"])
-        except (NotFound, Conflict) as exc:
-            raise jobs.JobFailed(exc.message) from None
+            raise JobFailed(exc.message) from None
         started, started_at = time.monotonic(), clock.now_text()
         contents = codec.iter_contents_text(package, self.store.fetcher(run.org, package["id"]))
         fmt = data.get("format", "json")
-        stream = (codec.iter_zip_file if fmt == "zip" else codec.iter_json_file)(package, contents)
+        stream = (files.iter_zip_file if fmt == "zip" else files.iter_json_file)(package, contents)
         size = sum(len(piece) for piece in stream)
         action = self._generate_action(run.org, package, started, started_at, data.get("user"))
         return {
             "format": fmt,
-            "file_name": codec.file_name(package),
+            "file_name": files.file_name(package),
             "size_bytes": size,
             "checksum": package["checksum"],
             "action_id": action["id"],
             "records": package.get("metadata", {}).get("total_records", 0),
         }
 
-    def generate_in_background(self, org, package_id, fmt, actor) -> tuple[dict[str, Any], int]:
-        self.store.usable_package(org, package_id)
-        job, _ = jobs.create_job(
-            self.settings,
-            self.jobs,
+    def generate_in_background(self, org, package_id, fmt, actor) -> dict[str, Any]:
+        """The queued generation job of the package's file."""
+        self._usable(org, package_id)
+        job, _ = self.queue.create(
             org,
             JobType.package_generation.value,
             {"package_id": package_id, "format": fmt, "user": actor},
             None,
         )
-        return {
-            "message": "Generation job created",
-            "job_id": job["job_id"],
-            "status": job["status"],
-        }, 202
+        return job
 
 
 def _text_or_none(value: Any) -> str | None:

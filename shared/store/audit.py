@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -18,9 +19,16 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock
 from shared.errors import BadRequest
-from shared.governance.audit import document_id
+from shared.store.firestore import every
 
 DESC = firestore.Query.DESCENDING
+
+
+def document_id(event_id: str) -> str:
+    """The entry's document id: derived from the event id, so an event writes one entry."""
+    return hashlib.sha256(event_id.encode()).hexdigest()[:40]
+
+
 EXPORT_PAGE = 1000
 
 
@@ -95,13 +103,5 @@ class AuditStore:
         self, org: str, filters: dict[str, Any], start: str | None, end: str | None
     ) -> Iterator[dict[str, Any]]:
         """Every matching entry, newest first, read page by page (for streaming exports)."""
-        query = self._query(org, filters, start, end)
-        cursor = None
-        while True:
-            page = query.start_after(cursor) if cursor is not None else query
-            snapshots = list(page.limit(EXPORT_PAGE).stream())
-            for snapshot in snapshots:
-                yield snapshot.to_dict()
-            if len(snapshots) < EXPORT_PAGE:
-                return
-            cursor = snapshots[-1]
+        for snapshot in every(self._query(org, filters, start, end), EXPORT_PAGE):
+            yield snapshot.to_dict()

@@ -19,21 +19,7 @@ from typing import Any
 
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared import clock
-from shared.governance import dora
-from shared.store.firestore import run_transaction
-
 SCOPES = ("all", "environment", "name", "environment_name")
-
-
-def scope_of(environment: str | None, name: str | None, *, env_set: bool, name_set: bool) -> str:
-    if env_set and name_set:
-        return "environment_name"
-    if env_set:
-        return "environment"
-    if name_set:
-        return "name"
-    return "all"
 
 
 def labels_for(scope: str, environment: str | None, name: str | None) -> dict[str, Any]:
@@ -62,73 +48,35 @@ class DoraStore:
 
     # -- writes (events function) -------------------------------------------------
 
-    def apply(self, org: str, record: dict[str, Any]) -> bool:
-        """Fold a deployment record (an event's `after`) into the aggregates; True if counted."""
-        outcome = dora.outcome_of(record)
-        if outcome is None:
-            return False
-        environment, name = record.get("environment"), record.get("name")
-        day = outcome.at.date().isoformat()
-        own_ref = self._day_ref(
-            org, day, "environment_name", labels_for("environment_name", environment, name)
-        )
-        taxonomy_ref = None
-        if record.get("taxonomy_key") or record.get("name"):
-            from shared.models.deployment import taxonomy_key
+    def known_outcome(
+        self, transaction, org: str, day: str, environment, name, deployment_id: str
+    ) -> dict[str, Any] | None:
+        """The outcome already counted for a deployment on `day`, or None."""
+        labels = labels_for("environment_name", environment, name)
+        own = self._day_ref(org, day, "environment_name", labels).get(transaction=transaction)
+        return (own.to_dict() or {}).get("outcomes", {}).get(deployment_id) if own.exists else None
 
-            key = record.get("taxonomy_key") or taxonomy_key(record)
-            taxonomy_ref = self._org(org).collection("dora_taxonomies").document(key)
-        entry = {
-            "status": outcome.status,
-            "at": clock.to_text(outcome.at),
-            "lead": outcome.lead_seconds,
-        }
+    def _taxonomy_ref(self, org: str, key: str):
+        return self._org(org).collection("dora_taxonomies").document(key)
 
-        def body(transaction):
-            own = own_ref.get(transaction=transaction)
-            known = (
-                (own.to_dict() or {}).get("outcomes", {}).get(outcome.id) if own.exists else None
-            )
-            state = {}
-            if taxonomy_ref is not None:
-                snapshot = taxonomy_ref.get(transaction=transaction)
-                state = snapshot.to_dict() if snapshot.exists else {}
-            if known and dora.RANK[known["status"]] > dora.RANK[outcome.status]:
-                return False  # a late event about an earlier state
-            # One merged write per document (a commit writes each document once).
-            writes: dict[str, tuple[Any, dict[str, Any]]] = {}
+    def restore_state(self, transaction, org: str, key: str) -> dict[str, Any]:
+        """A taxonomy's open failures and recent deploys."""
+        snapshot = self._taxonomy_ref(org, key).get(transaction=transaction)
+        return snapshot.to_dict() if snapshot.exists else {}
+
+    def write_restore_state(self, transaction, org: str, key: str, state: dict) -> None:
+        transaction.set(self._taxonomy_ref(org, key), state)
+
+    def add(self, transaction, org: str, additions: list[tuple]) -> None:
+        """Add `(day, environment, name, kind, key, value)` entries (`kind` outcomes or
+        restores) to the day documents of every scope, one merged write per document."""
+        writes: dict[str, tuple[Any, dict[str, Any]]] = {}
+        for day, environment, name, kind, key, value in additions:
             for ref, scope, labels in self._day_refs(org, day, environment, name):
-                self._merge(writes, ref, scope, labels, day, "outcomes", outcome.id, entry)
-            if taxonomy_ref is not None:
-                new_state, samples = dora.track_restores(
-                    state, outcome, {"environment": environment, "name": name}
-                )
-                transaction.set(taxonomy_ref, new_state)
-                for labels, restore in samples:
-                    failure_day = restore.failed_at.date().isoformat()
-                    value = {"at": clock.to_text(restore.failed_at), "seconds": restore.seconds}
-                    refs = self._day_refs(org, failure_day, labels["environment"], labels["name"])
-                    for ref, scope, scoped in refs:
-                        self._merge(
-                            writes,
-                            ref,
-                            scope,
-                            scoped,
-                            failure_day,
-                            "restores",
-                            restore.failure_id,
-                            value,
-                        )
-            for ref, data in writes.values():
-                transaction.set(ref, data, merge=True)
-            return True
-
-        return run_transaction(self.db, body)
-
-    @staticmethod
-    def _merge(writes, ref, scope, labels, day, kind, key, value) -> None:
-        _, data = writes.setdefault(ref.path, (ref, {"day": day, "scope": scope, **labels}))
-        data.setdefault(kind, {})[key] = value
+                _, data = writes.setdefault(ref.path, (ref, {"day": day, "scope": scope, **labels}))
+                data.setdefault(kind, {})[key] = value
+        for ref, data in writes.values():
+            transaction.set(ref, data, merge=True)
 
     # -- reads (deployments function) ---------------------------------------------
 
@@ -151,18 +99,3 @@ class DoraStore:
         start = (since - timedelta(days=1)).date().isoformat()
         query = query.where(filter=FieldFilter("day", ">=", start))
         return [snapshot.to_dict() for snapshot in query.stream()]
-
-
-def outcomes_and_restores(docs: list[dict[str, Any]]):
-    """The `Outcome`s and `Restore`s held by day documents."""
-    outcomes, restores = [], []
-    for doc in docs:
-        for deployment_id, entry in (doc.get("outcomes") or {}).items():
-            outcomes.append(
-                dora.Outcome(
-                    deployment_id, entry["status"], clock.parse(entry["at"]), entry.get("lead")
-                )
-            )
-        for failure_id, entry in (doc.get("restores") or {}).items():
-            restores.append(dora.Restore(failure_id, clock.parse(entry["at"]), entry["seconds"]))
-    return outcomes, restores

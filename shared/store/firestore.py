@@ -14,20 +14,19 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.errors import ConcurrentUpdate
+from shared.lazy import Lazy
 
 T = TypeVar("T")
 TRANSACTION_DEADLINE_SECONDS = 25.0
-_clients: dict[tuple[str, str], firestore.Client] = {}
-_clients_lock = threading.Lock()
 
 
-def client(project: str, database: str = "(default)") -> firestore.Client:
-    """The process's Firestore client for a database (honours FIRESTORE_EMULATOR_HOST)."""
-    key = (project, database)
-    with _clients_lock:
-        if key not in _clients:
-            _clients[key] = firestore.Client(project=project, database=database)
-        return _clients[key]
+def _make_client(project: str, database: str = "(default)") -> firestore.Client:
+    return firestore.Client(project=project, database=database)
+
+
+# The process's Firestore client of a database (honours FIRESTORE_EMULATOR_HOST):
+# `client(project, database)`.
+client = Lazy(_make_client, key=lambda project, database="(default)": (project, database))
 
 
 class Stale(Exception):
@@ -85,6 +84,18 @@ def commit(batch) -> None:
         batch.commit()
     except gexc.FailedPrecondition as exc:
         raise Stale(str(exc)) from None
+
+
+def every(query, page_size: int):
+    """Every snapshot `query` matches, read `page_size` at a time (cursor after the last)."""
+    cursor = None
+    while True:
+        page = query.start_after(cursor) if cursor is not None else query
+        snapshots = list(page.limit(page_size).stream())
+        yield from snapshots
+        if len(snapshots) < page_size:
+            return
+        cursor = snapshots[-1]
 
 
 class BoundedCache:

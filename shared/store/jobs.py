@@ -2,15 +2,16 @@
 
     organisations/{org}/jobs/{id}    one job: type, status, attempts, progress, result
 
-Every status change goes through `move` inside a transaction, checked against
-the one transition table of `shared.models.job`. The worker finds a job by id
+Every change is a transaction whose decision comes from the caller (the rules
+live in `shared.jobs`); a status change is checked against the one transition
+table of `shared.models.job`. The worker finds a job by id
 with a collection-group query when the task body does not name the organisation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
@@ -19,8 +20,12 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared import clock
 from shared.errors import Conflict, NotFound
 from shared.models.ids import UUID
-from shared.models.job import FINISHED, WAITING, JobStatus, can_move
+from shared.models.job import JobStatus, transition_error
 from shared.store.firestore import run_transaction
+from shared.store.tenancy import tenant_of
+
+T = TypeVar("T")
+Changes = dict[str, Any] | None
 
 
 class JobStore:
@@ -58,13 +63,19 @@ class JobStore:
             .limit(1)
         )
         for snap in query.stream():
-            return snap.reference.parent.parent.id, snap.to_dict()
+            org = tenant_of(snap.reference)
+            return (org, snap.to_dict()) if org is not None else None
         return None
 
-    def update(
-        self, org: str, job_id: str, decide: Callable[[dict[str, Any]], dict[str, Any] | None]
-    ) -> dict[str, Any]:
-        """Apply `decide(job)` -> changes (or None for none) in a transaction; the job after."""
+    def change(
+        self, org: str, job_id: str, decide: Callable[[dict[str, Any]], tuple[Changes, T]]
+    ) -> tuple[dict[str, Any], T]:
+        """Apply `decide(job)` -> (changes or None, verdict) in a transaction: (job after, verdict).
+
+        `decide` may run more than once (a transaction retried after a conflict): it must
+        leave nothing behind but its return value. A status change must be allowed by the
+        job status machine (409 otherwise).
+        """
         ref = self.ref(org, job_id)
 
         def body(transaction):
@@ -72,52 +83,43 @@ class JobStore:
             if not snap.exists:
                 raise NotFound(f"job {job_id} not found")
             job = snap.to_dict()
-            changes = decide(job)
+            changes, verdict = decide(dict(job))
             if changes:
                 if "status" in changes and changes["status"] != job["status"]:
-                    if not can_move(job["status"], changes["status"]):
-                        raise Conflict(
-                            f"job {job_id} is {job['status']}; it cannot become "
-                            f"{changes['status']}",
-                            code="illegal_transition",
-                        )
+                    refusal = transition_error(job_id, job["status"], changes["status"])
+                    if refusal:
+                        raise Conflict(refusal, code="illegal_transition")
                 changes = {**changes, "updated_at": clock.now_text()}
                 transaction.update(ref, changes)
                 job.update(changes)
-            return job
+            return job, verdict
 
         return run_transaction(self.db, body)
 
-    def set_status(self, org: str, job_id: str, status: JobStatus, **fields) -> dict[str, Any]:
-        return self.update(
-            org,
-            job_id,
-            lambda job: (
-                {"status": status.value, **fields} if job["status"] != status.value else None
-            ),
-        )
+    def update(
+        self, org: str, job_id: str, decide: Callable[[dict[str, Any]], Changes]
+    ) -> dict[str, Any]:
+        """`change` for a decision that is only the changes: the job after."""
+        job, _ = self.change(org, job_id, lambda job: (decide(job), None))
+        return job
 
-    def cancel(self, org: str, job_id: str) -> tuple[dict[str, Any], bool]:
-        """Cancel a waiting job (True: its task should be deleted) or ask a processing one to stop.
+    def record_progress(self, batch, org: str, job_id: str, attempt: int) -> str | None:
+        """Add "attempt made progress" to `batch`, conditional on the job being as read now.
 
-        409 for a finished job."""
-        outcome = {"delete_task": False}
-
-        def decide(job):
-            status = JobStatus(job["status"])
-            if status in FINISHED:
-                raise Conflict(f"job {job_id} is already {status.value}", code="job_finished")
-            if status in WAITING:
-                outcome["delete_task"] = True
-                return {
-                    "status": JobStatus.cancelled.value,
-                    "completed_at": clock.now_text(),
-                    "error": "cancelled before it ran",
-                }
-            return {"cancel_requested": True}
-
-        job = self.update(org, job_id, decide)
-        return job, outcome["delete_task"]
+        None when it was added; else why the attempt must stop: `superseded` (another
+        attempt or the sweep owns the job) or `cancelled`. The batch's commit fails with
+        FailedPrecondition when the job changed in between (then ask again).
+        """
+        ref = self.ref(org, job_id)
+        snap = ref.get()
+        job = snap.to_dict() or {}
+        if job.get("status") != JobStatus.processing.value or job.get("delivery") != attempt:
+            return "superseded"
+        if job.get("cancel_requested"):
+            return "cancelled"
+        option = self.db.write_option(last_update_time=snap.update_time)
+        batch.update(ref, {"progress_at": clock.now_text()}, option=option)
+        return None
 
     def stale(self, status: JobStatus, before: str, limit: int = 100):
         """(org, job) of jobs in `status` whose progress_at is older than `before`, any org."""
@@ -127,4 +129,5 @@ class JobStore:
             .where(filter=FieldFilter("progress_at", "<", before))
             .limit(limit)
         )
-        return [(snap.reference.parent.parent.id, snap.to_dict()) for snap in query.stream()]
+        found = [(tenant_of(snap.reference), snap.to_dict()) for snap in query.stream()]
+        return [(org, job) for org, job in found if org is not None]

@@ -24,9 +24,10 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared import clock
-from shared.errors import Conflict, NotFound
+from shared.errors import NotFound
 from shared.models.ids import UUID
+from shared.models.package import UNFINISHED
+from shared.store.tenancy import tenant_of
 
 DESC = firestore.Query.DESCENDING
 INLINE_MAPPING_BYTES = 512 * 1024
@@ -109,13 +110,6 @@ class PackageStore:
             raise NotFound(f"package {package_id} not found")
         return snap.to_dict()
 
-    def usable_package(self, org: str, package_id: str) -> dict[str, Any]:
-        """A package that may be generated or deployed: 409 when it is deleted."""
-        package = self.get_package(org, package_id)
-        if package.get("status") == "deleted":
-            raise Conflict(f"package {package_id} is deleted", code="package_deleted")
-        return package
-
     def list_packages(self, org: str, filters: dict[str, Any], limit: int, offset: int):
         query = self.org(org).collection("packages")
         status = filters.get("status")
@@ -127,31 +121,15 @@ class PackageStore:
         query = query.order_by("created_at", direction=DESC).offset(offset).limit(limit)
         return [snap.to_dict() for snap in query.stream()]
 
-    def update_package(self, org: str, package_id: str, changes: dict[str, Any]) -> None:
-        ref = self.package_ref(org, package_id)
+    def read_package(self, transaction, org: str, package_id: str) -> dict[str, Any]:
+        """The package, read in `transaction`; NotFound when it does not exist."""
+        snap = self.package_ref(org, check_id(package_id, "package")).get(transaction=transaction)
+        if not snap.exists:
+            raise NotFound(f"package {package_id} not found")
+        return snap.to_dict()
 
-        def body(transaction):
-            snap = ref.get(transaction=transaction)
-            if not snap.exists:
-                raise NotFound(f"package {package_id} not found")
-            current = snap.to_dict()
-            if current.get("status") == "deleted" and changes.get("status") != "deleted":
-                raise Conflict(f"package {package_id} is deleted", code="package_deleted")
-            update = dict(changes)
-            if "metadata" in update:
-                # the computed counts stay; the caller's keys are replaced
-                computed = {
-                    k: current.get("metadata", {}).get(k)
-                    for k in ("total_records", "record_counts")
-                }
-                update["metadata"] = {**update["metadata"], **computed}
-            update["updated_at"] = clock.now_text()
-            transaction.update(ref, update)
-
-        from shared.store.firestore import run_transaction
-
-        check_id(package_id, "package")
-        run_transaction(self.db, body)
+    def write_package_changes(self, transaction, org: str, package_id: str, changes) -> None:
+        transaction.update(self.package_ref(org, package_id), changes)
 
     # -- actions ------------------------------------------------------------------
 
@@ -216,11 +194,12 @@ class PackageStore:
         """Deployments of any organisation still running/undoing with no progress since `before`."""
         query = (
             self.db.collection_group("package_deployments")
-            .where(filter=FieldFilter("status", "in", ["running", "undoing"]))
+            .where(filter=FieldFilter("status", "in", [s.value for s in UNFINISHED]))
             .where(filter=FieldFilter("progress_at", "<", before))
             .limit(limit)
         )
-        return [(snap.reference.parent.parent.id, self._loaded(snap)) for snap in query.stream()]
+        found = [(tenant_of(snap.reference), snap) for snap in query.stream()]
+        return [(org, self._loaded(snap)) for org, snap in found if org is not None]
 
     def _loaded(self, snap) -> dict[str, Any]:
         record = snap.to_dict()

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from shared import clock
-from shared.events import Outbox, build_event
-from shared.governance.policy import with_defaults
-from shared.store.firestore import run_transaction
-
-if TYPE_CHECKING:
-    from shared.auth import Principal
-    from shared.models.governance import PolicyBody
+from shared.models.policy import with_defaults
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
@@ -26,11 +19,10 @@ def environment_key(environment: str) -> str:
 
 
 class PolicyStore:
-    """Read and replace the policy of an environment; every replacement emits an event."""
+    """Read and write the policy of an environment (rules and events: `governance.policies`)."""
 
-    def __init__(self, db, outbox: Outbox | None = None):
+    def __init__(self, db):
         self.db = db
-        self.outbox = outbox
 
     def _ref(self, org: str, environment: str):
         return (
@@ -53,53 +45,13 @@ class PolicyStore:
             "updated_by": stored.get("updated_by"),
         }
 
-    def put(
-        self, org: str, environment: str, body: PolicyBody, principal: Principal, meta: dict
-    ) -> dict[str, Any]:
-        """Replace the policy; its event commits with it."""
-        ref = self._ref(org, environment)
-        record = {
-            **body.model_dump(mode="json", exclude_none=False),
-            "environment": environment,
-            "updated_at": clock.now_text(),
-            "updated_by": principal.actor or principal.subject,
-        }
-        record["freeze_windows"] = [
-            {k: v for k, v in w.items() if v is not None} for w in record["freeze_windows"]
-        ]
-        events: list[dict[str, Any]] = []
+    def stored(self, org: str, environment: str, transaction=None) -> dict[str, Any] | None:
+        """The policy document as stored, or None."""
+        snapshot = self._ref(org, environment).get(transaction=transaction)
+        return snapshot.to_dict() if snapshot.exists else None
 
-        def body_(transaction):
-            snapshot = ref.get(transaction=transaction)
-            before = snapshot.to_dict() if snapshot.exists else None
-            events.clear()
-            if before is not None and _content(before) == _content(record):
-                return before  # the same policy again: nothing changes, nothing is published
-            transaction.set(ref, record)
-            if self.outbox is not None:
-                events.append(
-                    build_event(
-                        org,
-                        "deployq.policy.updated",
-                        f"policies/{environment}",
-                        before,
-                        record,
-                        principal=principal,
-                        meta=meta,
-                        time=record["updated_at"],
-                    )
-                )
-                self.outbox.record(transaction, org, events)
-            return record
-
-        result = run_transaction(self.db, body_)
-        if self.outbox is not None:
-            self.outbox.publish_soon(org, events)
-        return result
-
-
-def _content(policy: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in policy.items() if k not in ("updated_at", "updated_by")}
+    def write(self, writer, org: str, environment: str, record: dict[str, Any]) -> None:
+        writer.set(self._ref(org, environment), record)
 
 
 class NotificationStore:

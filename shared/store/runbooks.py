@@ -9,16 +9,26 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock
-from shared.auth import Principal
 from shared.errors import NotFound
-from shared.governance import runbooks
+from shared.models import runbook as runbooks
 from shared.models.ids import UUID
+from shared.store.firestore import every, run_transaction
 
 if TYPE_CHECKING:
+    from shared.auth import Principal
     from shared.models.governance import RunbookBody
 
-MAX_SCAN = 2000
-DESC = firestore.Query.DESCENDING
+PAGE = 500
+# The search index kept on each runbook document, never shown.
+INDEX_FIELD = "search_grams"
+
+
+def _shown(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k != INDEX_FIELD}
+
+
+def _indexed(record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, INDEX_FIELD: runbooks.grams(record)}
 
 
 class RunbookStore:
@@ -42,19 +52,18 @@ class RunbookStore:
             "updated_at": now,
             "created_by": principal.actor or principal.subject,
         }
-        self.collection(org).document(record["id"]).create(record)
+        self.collection(org).document(record["id"]).create(_indexed(record))
         return record
 
     def get(self, org: str, runbook_id: str) -> dict[str, Any]:
         snapshot = self._ref(org, runbook_id).get()
         if not snapshot.exists:
             raise NotFound(f"runbook {runbook_id} not found")
-        return snapshot.to_dict()
+        return _shown(snapshot.to_dict())
 
     def replace(self, org: str, runbook_id: str, body: RunbookBody) -> dict[str, Any]:
         ref = self._ref(org, runbook_id)
 
-        @firestore.transactional
         def body_(transaction):
             snapshot = ref.get(transaction=transaction)
             if not snapshot.exists:
@@ -67,10 +76,10 @@ class RunbookStore:
                 "created_by": current.get("created_by"),
                 "updated_at": clock.now_text(),
             }
-            transaction.set(ref, record)
+            transaction.set(ref, _indexed(record))
             return record
 
-        return body_(self.db.transaction())
+        return run_transaction(self.db, body_)
 
     def delete(self, org: str, runbook_id: str) -> None:
         self.get(org, runbook_id)
@@ -84,16 +93,24 @@ class RunbookStore:
         environment: str | None = None,
         tag: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Newest first; `q` needs every word in the title or content (case-insensitive)."""
+        """Every match, newest first; `q` needs every word in the title or content
+        (case-insensitive), looked up in the runbooks' index, then checked on each."""
         query = self.collection(org)
         if service is not None:
             query = query.where(filter=FieldFilter("service", "==", service))
         if environment is not None:
             query = query.where(filter=FieldFilter("environment", "==", environment))
-        if tag is not None:
+        gram = runbooks.search_gram(q)
+        if gram is not None:
+            query = query.where(filter=FieldFilter(INDEX_FIELD, "array_contains", gram))
+        elif tag is not None:
             query = query.where(filter=FieldFilter("tags", "array_contains", tag))
-        found = [s.to_dict() for s in query.limit(MAX_SCAN).stream()]
-        found = [r for r in found if runbooks.matches_text(r, q)]
+        found = [
+            record
+            for record in (_shown(s.to_dict()) for s in every(query.order_by("__name__"), PAGE))
+            if runbooks.matches_text(record, q)
+            and (tag is None or tag in (record.get("tags") or []))
+        ]
         return sorted(found, key=lambda r: r["updated_at"], reverse=True)
 
     def for_deployment(self, org: str, record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -109,7 +126,7 @@ class RunbookStore:
             )
         for query in queries:
             for snapshot in query.limit(100).stream():
-                candidates[snapshot.id] = snapshot.to_dict()
+                candidates[snapshot.id] = _shown(snapshot.to_dict())
         matching = [
             r for r in candidates.values() if runbooks.matches_deployment(r, name, environment)
         ]

@@ -105,6 +105,7 @@ class FakeTasks:
         self._used_names: set[str] = set()
         self._paused = False
         self._duplicates = 0
+        self._together = False
         self._drops = 0
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -152,10 +153,12 @@ class FakeTasks:
             entries = sorted(self._tasks.values(), key=lambda e: (e.due, e.task.name))
             return [self._view(e, _FULL) for e in entries if _in_queue(e.task.name, queue)]
 
-    def duplicate_next(self, n: int = 1) -> None:
-        """Deliver each of the next n dispatches twice, as an at-least-once duplicate."""
+    def duplicate_next(self, n: int = 1, together: bool = False) -> None:
+        """Deliver each of the next n dispatches twice, as an at-least-once duplicate; with
+        `together`, both requests leave at the same moment (two threads, one barrier)."""
         with self._cond:
             self._duplicates += n
+            self._together = together
 
     def drop_next(self, n: int = 1) -> None:
         """Accept the next n CreateTask calls but never deliver them (a lost task)."""
@@ -201,6 +204,7 @@ class FakeTasks:
             self.dropped.clear()
             self.exhausted.clear()
             self._duplicates = self._drops = 0
+            self._together = False
             self._paused = False
             self._failures.clear()
             self._cond.notify_all()
@@ -368,14 +372,29 @@ class FakeTasks:
     def _deliver(self, entry: _Entry, duplicate: bool) -> list[Delivery]:
         records: list[Delivery] = []
         try:
-            records.append(self._send(entry))
-            if duplicate:
-                records.append(self._send(entry, duplicate=True))
+            if duplicate and self._together:
+                records.extend(self._send_together(entry))
+            else:
+                records.append(self._send(entry))
+                if duplicate:
+                    records.append(self._send(entry, duplicate=True))
         except Exception:  # never let a bug strand a task in flight
             log.exception("fake tasks: delivery of %s crashed", entry.task.name)
         finally:
             self._settle(entry, records)
         return records
+
+    def _send_together(self, entry: _Entry) -> list[Delivery]:
+        """The delivery and its duplicate, sent by two threads released at once."""
+        barrier = threading.Barrier(2)
+
+        def send(duplicate: bool) -> Delivery:
+            barrier.wait()
+            return self._send(entry, duplicate=duplicate)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(send, False), pool.submit(send, True)]
+            return [future.result() for future in futures]
 
     def _settle(self, entry: _Entry, records: list[Delivery]) -> None:
         now = time.time()

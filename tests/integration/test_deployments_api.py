@@ -185,6 +185,7 @@ def test_auto_skip_compares_null_with_null(deployments, gh):
 
 def test_auto_skip_of_more_than_one_commit(deployments, gh, base_env):
     from shared.auth import Principal
+    from shared.deployments.rules import new_record
     from shared.store import firestore as fs
     from shared.store.deployments import DeploymentStore
 
@@ -192,9 +193,7 @@ def test_auto_skip_of_more_than_one_commit(deployments, gh, base_env):
     principal = Principal("local", "t", "acme", "admin")
     batch = store.db.batch()
     for i in range(450):
-        record = store.new_record(
-            "acme", {**TAXONOMY, "version": f"old-{i}", "type": "k8s"}, principal
-        )
+        record = new_record("acme", {**TAXONOMY, "version": f"old-{i}", "type": "k8s"}, principal)
         store.write(batch, "acme", None, record)
         if i % 200 == 199:
             batch.commit()
@@ -451,3 +450,33 @@ def test_pat_callers_like_the_existing_cli(deployments, identity, pat_state, exp
     assert response.status_code == expected
     if expected == 201:
         assert response.json["created_by_actor"] == f"user-{pat_state}"
+
+
+def test_rollback_after_more_than_a_thousand_redeploys(deployments, gh, base_env):
+    """The previous version is found however many times the current one was redeployed."""
+    from datetime import timedelta
+
+    from shared import clock
+    from shared.auth import Principal
+    from shared.deployments.rules import new_record
+    from shared.store import firestore as fs
+    from shared.store.deployments import DeploymentStore
+
+    store = DeploymentStore(fs.client(base_env["GOOGLE_CLOUD_PROJECT"]))
+    principal = Principal("local", "t", "acme", "admin")
+    start = clock.utcnow() - timedelta(days=3)
+    batch, previous = store.db.batch(), None
+    for i in range(1_101):
+        at = clock.to_text(start + timedelta(seconds=i))
+        fields = {**TAXONOMY, "version": "1.0" if i == 0 else "2.0", "type": "k8s"}
+        record = dict(new_record("acme", fields, principal), status="deployed", deployed_at=at)
+        store.write(batch, "acme", None, record)
+        previous = previous or record
+        if i % 250 == 249:
+            batch.commit()
+            batch = store.db.batch()
+    batch.commit()
+    response = deployments.post(rollback_url(), headers=gh)
+    assert response.status_code == 201, response.json
+    assert response.json["version"] == "1.0"
+    assert response.json["source_deployment_id"] == previous["id"]

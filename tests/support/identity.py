@@ -6,6 +6,7 @@ The product verifies these with its production code; only the URLs differ.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import threading
 import time
@@ -20,6 +21,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 GITHUB_AUDIENCE = "deployment-queue-api"
+
+
+def owner_id(owner: str) -> str:
+    """A stable GitHub owner id (digits as text) for an owner name, as GitHub would send it."""
+    return str(int(hashlib.sha256(owner.lower().encode()).hexdigest()[:12], 16))
 
 
 class TestKey:
@@ -146,6 +152,8 @@ class IdentityServer:
             "sub": f"repo:{owner}/app:ref:refs/heads/main",
             "repository": f"{owner}/app",
             "repository_owner": owner,
+            "repository_owner_id": owner_id(owner),
+            "ref": "refs/heads/main",
             "workflow": "deploy",
             "actor": "octocat",
             "iat": now,

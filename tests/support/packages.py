@@ -3,7 +3,6 @@ served over HTTP in-process, the Cloud Tasks fake wiring."""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
@@ -16,8 +15,11 @@ ENVIRONMENT_NAMES = ("dev", "staging", "production")
 TASKS_ACCOUNT = "scheduler@deployq-test.iam.gserviceaccount.com"
 
 
-def environments(project: str) -> str:
-    return json.dumps({name: {"project": project, "database": name} for name in ENVIRONMENT_NAMES})
+def grant_environments(project: str, org: str = "acme") -> None:
+    """Register `org` with the environments dev, staging and production (their own databases)."""
+    from tests.support import organisations
+
+    organisations.grant(project, org, environments=organisations.environments(project))
 
 
 def database(project: str, name: str):
@@ -67,10 +69,11 @@ FAST_RETRIES = {"min_backoff": 0.05, "max_backoff": 0.5, "max_attempts": 5}
 def stack_env(
     project: str, tasks_address: str, worker_port: int, audience: str, deadline: int = 1800
 ) -> dict[str, str]:
-    """Configuration of packages + worker: environments, the Tasks fake, the worker URL."""
+    """Configuration of packages + worker: the Tasks fake, the worker URL; and organisation
+    acme's record granting dev, staging and production (written to the emulator now)."""
     worker = f"http://127.0.0.1:{worker_port}"
+    grant_environments(project)
     return {
-        "ENVIRONMENTS": environments(project),
         "TASKS_QUEUE": f"projects/{project}/locations/local/queues/deployq",
         "TASKS_EMULATOR_HOST": tasks_address,
         "WORKER_URL": f"{worker}/tasks/run",

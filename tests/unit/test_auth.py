@@ -12,6 +12,7 @@ from shared.auth import Authenticator
 from shared.config import Settings
 from shared.errors import BadRequest, Forbidden, Unauthorized
 from tests.support.identity import TestKey
+from tests.support.organisations import memory_organisations
 
 AUD = "http://deployq.test"
 INTERNAL = "tasks@deployq.iam.gserviceaccount.com"
@@ -41,7 +42,7 @@ def settings(identity):
 
 @pytest.fixture
 def auth(settings):
-    return Authenticator(settings)
+    return Authenticator(settings, organisations=memory_organisations(settings))
 
 
 def bearer(token, org=None):
@@ -86,7 +87,7 @@ def test_github_oidc_principal_comes_from_the_claims(auth, identity):
     [
         ({"exp": int(time.time()) - 3600}, "expired"),
         ({"aud": "someone-else"}, "audience"),
-        ({"nbf": int(time.time()) + 3600}, "invalid"),
+        ({"nbf": int(time.time()) + 3600}, "not valid yet"),
         ({"repository_owner": None}, "repository_owner"),
     ],
 )
@@ -238,12 +239,12 @@ def test_missing_or_malformed_authorization_is_401(auth):
 
 def test_allowed_organisations(identity):
     settings = Settings.from_env({**identity.env(AUD), "ALLOWED_ORGANISATIONS": "globex"})
+    organisations = memory_organisations(settings)
+    auth = Authenticator(settings, organisations=organisations)
     with pytest.raises(Forbidden):
-        Authenticator(settings).authenticate(bearer(identity.github_token("acme")))
-    assert (
-        Authenticator(settings).authenticate(bearer(identity.github_token("Globex"))).organisation
-        == "globex"
-    )
+        auth.authenticate(bearer(identity.github_token("acme")))
+    assert organisations.store.records.get("acme") is None  # refused before any pinning
+    assert auth.authenticate(bearer(identity.github_token("Globex"))).organisation == "globex"
 
 
 # -- internal callers ---------------------------------------------------------------------
@@ -270,3 +271,41 @@ def test_auth_disabled_is_local_admin_of_the_named_org():
     assert (principal.organisation, principal.role) == ("acme", "admin")
     with pytest.raises(BadRequest):
         auth.authenticate({})
+
+
+# -- organisation records -----------------------------------------------------------------
+
+
+def test_members_give_google_identities_and_logins_their_role(settings, identity):
+    record = {
+        "members": [
+            {"email": "ann@example.com", "github_login": "ann-gh", "role": "admin"},
+            {"email": "new@example.com", "role": "viewer"},
+        ]
+    }
+    auth = Authenticator(settings, organisations=memory_organisations(settings, {"acme": record}))
+    ann = auth.authenticate(bearer(identity.google_token("ann@example.com", AUD), "acme"))
+    assert ann.role == "admin" and ann.person["github_login"] == "ann-gh"
+    new = auth.authenticate(bearer(identity.google_token("new@example.com", AUD), "acme"))
+    assert new.role == "viewer"
+    # ORG_ACCESS still admits its people when the record does not list them.
+    vic = auth.authenticate(bearer(identity.google_token("vic@example.com", AUD), "acme"))
+    assert vic.role == "viewer" and vic.person is None
+
+
+def test_platform_admins(identity):
+    settings = Settings.from_env({**identity.env(AUD), "PLATFORM_ADMINS": "Root@example.com"})
+    auth = Authenticator(settings, organisations=memory_organisations(settings))
+    root = auth.authenticate_platform(bearer(identity.google_token("root@example.com", AUD)))
+    assert root.organisation is None and root.actor == "root@example.com"
+    for token in (
+        identity.google_token("ann@example.com", AUD),
+        identity.github_token("acme"),
+        "ghp_member",
+    ):
+        with pytest.raises(Forbidden):
+            auth.authenticate_platform(bearer(token))
+    with pytest.raises(Unauthorized):
+        auth.authenticate_platform({})
+    local = Authenticator(Settings.from_env({"AUTH_ENABLED": "false"}))
+    assert local.authenticate_platform({}).kind == "local"

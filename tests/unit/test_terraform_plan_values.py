@@ -19,8 +19,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from shared.canary.engine import canary_url_from_worker
-from shared.packages.jobs import worker_audience
+from shared.jobs.queue import worker_audience
 
 TERRAFORM = Path(__file__).resolve().parents[2] / "terraform"
 PROJECT = "acme-control-1"
@@ -81,18 +80,20 @@ def test_no_project_wide_run_developer_on_the_control_plane():
     for name, body in resources("google_project_iam_member").items():
         if body["role"] == "roles/run.developer":
             # Only the projects of granted `*` patterns, from the organisations map.
-            assert body["for_each"] == "${local.canary_project_grants}", name
-            assert body["project"] == "${each.value}", name
+            assert body["for_each"] == "${local.runner_project_grants}", name
+            assert body["project"] == "${each.value.project}", name
 
 
-def test_canary_gets_act_as_on_every_granted_runtime_account():
+def test_canary_and_worker_get_act_as_on_every_granted_runtime_account():
     actas = resources("google_service_account_iam_member")["canary_actas"]
-    assert actas["for_each"] == "${local.canary_actas_accounts}"
+    assert actas["for_each"] == "${local.runner_actas_accounts}"
     assert actas["role"] == "roles/iam.serviceAccountUser"
-    assert actas["member"] == '${local.function_members["canary"]}'
+    assert actas["member"] == "${local.function_members[each.value.runner]}"
     developer = resources("google_cloud_run_v2_service_iam_member")["canary_developer"]
-    assert developer["for_each"] == "${local.canary_service_grants}"
-    assert developer["member"] == '${local.function_members["canary"]}'
+    assert developer["for_each"] == "${local.runner_service_grants}"
+    assert developer["member"] == "${local.function_members[each.value.runner]}"
+    # Canary checks are worker jobs: the worker acts on the same services as the canary.
+    assert 'canary_runners = ["canary", "worker"]' in (TERRAFORM / "iam.tf").read_text()
 
 
 def test_pubsub_agent_may_mint_tokens_for_the_push_identity():
@@ -293,8 +294,8 @@ def test_worker_task_audience_is_the_worker_url_and_the_only_one_it_accepts(valu
 def test_canary_checks_and_sweeps_reach_run_app_urls_the_targets_accept(values):
     canary = f"https://deployq-canary-{PROJECT_NUMBER}.{REGION}.run.app"
     assert values["environment"]["CANARY_URL"] == canary
-    # Check tasks go to the URL the canary function derives from WORKER_URL, with it as audience.
-    assert canary_url_from_worker(values["environment"]["WORKER_URL"]) == canary
+    # Check tasks are worker jobs: they go to WORKER_URL with the worker's URL as audience.
+    assert worker_audience(values["environment"]["WORKER_URL"]) == values["run_urls"]["worker"]
     assert canary in values["audiences"]["canary"]
     for name in ("deployments", "packages", "canary"):
         expected = [values["run_urls"][name], values["function_urls"][name]]

@@ -8,6 +8,7 @@ from tests.conftest import AUDIENCE, INTERNAL_EMAIL
 from tests.fakes import FakeGoogleApis
 from tests.support.canary import HealthServer
 from tests.support.emulators import free_port, start_function
+from tests.support.organisations import grant_canary_services
 
 QUEUE = "projects/deployq-test/locations/europe-west1/queues/deployq"
 
@@ -35,13 +36,13 @@ def fake(e2e_fake, e2e_health):
 
 @pytest.fixture
 def canary_url(base_env, fake, log_dir):
-    """The canary function on a free port; its checks come back to it as Cloud Tasks.
+    """The canary function and the worker on free ports; checks reach the worker as jobs.
 
-    WORKER_URL is .../worker/tasks/run (as Terraform sets it), so the function derives
-    its own URL as .../canary and serves the check route under that prefix too.
+    WORKER_URL names the worker only: nothing derives another function's URL from it.
     """
-    port = free_port()
-    own = f"http://127.0.0.1:{port}/canary"
+    port, worker_port = free_port(), free_port()
+    worker = f"http://127.0.0.1:{worker_port}"
+    grant_canary_services(base_env["GOOGLE_CLOUD_PROJECT"])
     env = {
         **base_env,
         "CLOUD_RUN_API_ENDPOINT": fake.address,
@@ -49,9 +50,13 @@ def canary_url(base_env, fake, log_dir):
         "TASKS_EMULATOR_HOST": fake.address,
         "TASKS_QUEUE": QUEUE,
         "TASKS_SERVICE_ACCOUNT": INTERNAL_EMAIL,
-        "WORKER_URL": f"http://127.0.0.1:{port}/worker/tasks/run",
-        "GOOGLE_ID_TOKEN_AUDIENCES": f"{AUDIENCE},{own}",
+        "WORKER_URL": f"{worker}/tasks/run",
+        "GOOGLE_ID_TOKEN_AUDIENCES": f"{AUDIENCE},{worker}",
     }
-    process = start_function("canary", port, env, log_dir)
+    processes = [
+        start_function("canary", port, env, log_dir),
+        start_function("worker", worker_port, env, log_dir),
+    ]
     yield f"http://127.0.0.1:{port}"
-    process.stop()
+    for process in processes:
+        process.stop()

@@ -52,7 +52,7 @@ def test_tasks_alone_walk_a_healthy_canary_to_promotion(canary_url, fake, gh):
     assert numbers == list(range(1, len(numbers) + 1))
     delivered = [d for d in fake.tasks.deliveries if d.ok]
     assert any(d.duplicate for d in fake.tasks.deliveries)
-    assert all("/canary/v1/canaries/" in d.url for d in delivered)
+    assert all(d.url.endswith("/tasks/run") for d in delivered)
     assert any(f"{canary_id}-check-1" in d.name for d in delivered)
 
 

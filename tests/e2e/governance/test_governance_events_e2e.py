@@ -72,8 +72,12 @@ def test_changes_reach_the_audit_log_and_dora(stack, gh, google_headers, pubsub_
     )
     viewer = google_headers("viewer@example.com")
 
+    # The workflow's first token also pinned acme's GitHub owner id (audited as an
+    # organisation change); the deployment entries are the point here.
+    deployment_entries = f"{api}/v1/audit-logs?resource_type=deployment"
+
     def audited():
-        response = requests.get(f"{api}/v1/audit-logs", headers=viewer, timeout=10)
+        response = requests.get(deployment_entries, headers=viewer, timeout=10)
         return response.json() if len(response.json()) == 2 else None
 
     entries = wait_for(audited, timeout=30, interval=0.2, what="two audit entries")
@@ -91,8 +95,14 @@ def test_changes_reach_the_audit_log_and_dora(stack, gh, google_headers, pubsub_
     figures = wait_for(counted, timeout=30, interval=0.2, what="DORA to count the deployment")
     assert figures["lead_time"]["median_seconds"] < 60
     time.sleep(0.5)  # nothing more arrives: no duplicates from redelivery
-    response = requests.get(f"{api}/v1/audit-logs", headers=viewer, timeout=10)
+    response = requests.get(deployment_entries, headers=viewer, timeout=10)
     assert len(response.json()) == 2
+    organisation = requests.get(
+        f"{api}/v1/audit-logs?resource_type=organisation", headers=viewer, timeout=10
+    ).json()
+    assert [(e["action"], e["actor"]) for e in organisation] == [
+        ("deployq.organisation.updated", "octocat")
+    ]
 
 
 @pytest.fixture
@@ -132,7 +142,9 @@ def test_outage_events_arrive_later_once(outage_stack, gh, google_headers, inter
     def audit_count(n):
         def check():
             entries = requests.get(
-                f"{api}/v1/audit-logs?limit=1000", headers=viewer, timeout=10
+                f"{api}/v1/audit-logs?limit=1000&resource_type=deployment",
+                headers=viewer,
+                timeout=10,
             ).json()
             return entries if len(entries) >= n else None
 
@@ -169,7 +181,9 @@ def test_outage_events_arrive_later_once(outage_stack, gh, google_headers, inter
     expected = 1 + 3 * 2  # four creates and three failures (failing auto-skips nothing)
     entries = wait_for(audit_count(expected), timeout=30, interval=0.2, what="every entry")
     time.sleep(0.5)
-    entries = requests.get(f"{api}/v1/audit-logs?limit=1000", headers=viewer, timeout=10).json()
+    entries = requests.get(
+        f"{api}/v1/audit-logs?limit=1000&resource_type=deployment", headers=viewer, timeout=10
+    ).json()
     assert len(entries) == expected
     assert len({e["event_id"] for e in entries}) == expected
     assert {e["resource_id"] for e in entries} == set(ids)

@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import make_client
 from tests.fakes import FakeGoogleApis
 from tests.support.canary import PROJECT, REGION, HealthServer
+from tests.support.organisations import grant_canary_services
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +43,7 @@ def canary_env(base_env, fake):
         "TASKS_EMULATOR_HOST": fake.address,
     }
     os.environ.update(env)
+    grant_canary_services(base_env["GOOGLE_CLOUD_PROJECT"])
     return {**base_env, **env}
 
 

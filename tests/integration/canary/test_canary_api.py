@@ -530,17 +530,17 @@ def test_a_vanished_service_holds_the_canary_and_abort_still_ends_it(
 def test_a_linked_update_that_fails_for_a_moment_is_retried_by_the_sweep(
     canaries, deployments, fake, service, gh, internal_headers, monkeypatch
 ):
+    from shared.deployments.queue import DeploymentQueue
     from shared.errors import ServiceUnavailable
-    from shared.store.deployments import DeploymentStore
 
     deployment = create_deployment(deployments, gh, version="2.0.0")
     canary = start(canaries, gh, deployment_id=deployment["id"], step_minutes=5).get_json()
-    set_status = DeploymentStore.set_status
+    set_status = DeploymentQueue.set_status
 
     def unavailable(self, *args, **kwargs):
         raise ServiceUnavailable("Firestore is unavailable")
 
-    monkeypatch.setattr(DeploymentStore, "set_status", unavailable)
+    monkeypatch.setattr(DeploymentQueue, "set_status", unavailable)
     promoted = canaries.post(f"/v1/canaries/{canary['id']}/promote", headers=gh).get_json()
     assert promoted["status"] == "promoted" and traffic(fake) == {"web-2": 100}
     record = canaries.get(f"/v1/canaries/{canary['id']}", headers=gh).get_json()
@@ -552,7 +552,7 @@ def test_a_linked_update_that_fails_for_a_moment_is_retried_by_the_sweep(
     assert canaries.get(f"/v1/canaries/{canary['id']}", headers=gh).get_json()[
         "deployment_sync_pending"
     ]
-    monkeypatch.setattr(DeploymentStore, "set_status", set_status)
+    monkeypatch.setattr(DeploymentQueue, "set_status", set_status)
     assert canaries.post("/v1/canaries:sweep", headers=internal_headers).status_code == 200
     record = canaries.get(f"/v1/canaries/{canary['id']}", headers=gh).get_json()
     assert record["deployment_error"] is None and not record["deployment_sync_pending"]

@@ -148,8 +148,10 @@ def canary_stack(base_env, fake_apis, actions_server, monkeypatch):
     """The canary function served over HTTP in this process, on the Cloud Run / Monitoring fake;
     the CLI calls it as a GitHub Actions job."""
     from tests.support import packages as support
+    from tests.support.organisations import grant_canary_services
 
     fake_apis.reset()
+    grant_canary_services(base_env["GOOGLE_CLOUD_PROJECT"])
     for name in ("CLOUD_RUN_API_ENDPOINT", "MONITORING_API_ENDPOINT", "TASKS_EMULATOR_HOST"):
         monkeypatch.setenv(name, fake_apis.address)
     server = support.AppServer("canary")

@@ -58,6 +58,12 @@ def test_audit_entries_say_who_what_when_and_where_from(
     )
     drain(db, events)
     entries = audit(deployments, as_("viewer"))
+    # The workflow's first token pinned acme's GitHub owner id: that is audited too.
+    pinned = [e for e in entries if e["resource_type"] == "organisation"]
+    assert [(e["action"], e["actor"]) for e in pinned] == [
+        ("deployq.organisation.updated", "octocat")
+    ]
+    entries = [e for e in entries if e["resource_type"] != "organisation"]
     assert [e["action"] for e in entries] == [
         "deployq.deployment.status_changed",
         "deployq.deployment.approved",

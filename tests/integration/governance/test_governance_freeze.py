@@ -114,18 +114,22 @@ def test_admin_override_is_recorded_in_the_audit_log(
 def test_weekly_window_across_the_dst_change_through_the_store(db, base_env):
     """The guard on a real queue, its clock set around the 2026 spring-forward in Paris."""
     from shared.auth import Principal
+    from shared.deployments.queue import DeploymentQueue
     from shared.errors import Conflict
-    from shared.events import Outbox
-    from shared.governance.approvals import ApprovalGuard
+    from shared.events import EventSink
+    from shared.governance.approvals import Approvals
+    from shared.governance.policies import Policies
     from shared.models.deployment import DeploymentCreate, DeploymentPatch, Status
     from shared.models.governance import PolicyBody
     from shared.store.deployments import DeploymentStore
     from shared.store.policies import PolicyStore
 
     moment = {"now": clock.parse("2026-03-29T21:59:59Z")}  # Sunday 23:59:59 CEST
-    policies = PolicyStore(db, Outbox(db, None))
-    guard = ApprovalGuard(policies, now=lambda: moment["now"])
-    store = DeploymentStore(db, guard=guard, prepare_create=guard.prepare_create)
+    sink = EventSink(db, None)
+    policies = Policies(PolicyStore(db), sink)
+    records = DeploymentStore(db)
+    approvals = Approvals(policies, records, sink, now=lambda: moment["now"])
+    store = DeploymentQueue(records, sink, approvals)
     admin = Principal("google", "admin", "acme", "admin", actor="admin@example.com")
     policy = PolicyBody(
         freeze_windows=[

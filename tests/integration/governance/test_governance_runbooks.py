@@ -167,3 +167,37 @@ def test_failures_and_rollbacks_are_announced(deployments, db, events, as_, crea
         assert any("rolled back" in t and second["id"] in t for t in texts)
     finally:
         receiver.close()
+
+
+def test_search_finds_every_match_among_thousands(deployments, as_, db):
+    """Search and filters return every match, past the first 2,000 runbooks read."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.auth import Principal
+    from shared.models.governance import RunbookBody
+    from shared.store.runbooks import RunbookStore
+
+    store = RunbookStore(db)
+    author = Principal("google", "deployer", "acme", "deployer", actor="deployer@example.com")
+
+    def create(i: int) -> str:
+        content = f"Step {i}: restart the needle service" if i % 2 else f"Step {i}: nothing here"
+        body = RunbookBody(title=f"Runbook {i}", content=content, tags=["bulk"])
+        return store.create("acme", body, author)["id"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        created = list(pool.map(create, range(2_101)))
+    needles = {rid for i, rid in enumerate(created) if i % 2}
+
+    def ids(query):
+        response = deployments.get(f"/v1/runbooks{query}", headers=as_("viewer"))
+        assert response.status_code == 200
+        return {r["id"] for r in response.json}
+
+    assert ids("?q=NEEDLE%20restart") == needles and len(needles) == 1_050
+    assert ids("?tag=bulk") == set(created)
+    assert ids("?q=needle&tag=bulk") == needles
+    assert (
+        "search_grams"
+        not in deployments.get(f"/v1/runbooks/{created[1]}", headers=as_("viewer")).json
+    )

@@ -108,7 +108,7 @@ def test_cancel_before_it_runs(api, headers, dev, staging, fake_apis):
 def test_cancel_during_the_run_undoes_what_it_wrote(
     api, headers, dev, staging, fake_apis, monkeypatch
 ):
-    from shared.packages.jobs import JobRun
+    from shared.jobs.runner import JobRun
 
     reached, release = threading.Event(), threading.Event()
     checkpoint = JobRun.checkpoint
@@ -222,9 +222,9 @@ def test_background_generation(api, headers, dev, fmt):
 
 
 def test_failures_retry_with_attempts_then_fail_after_the_last(stack, headers, project, fake_apis):
-    from shared import worker as registry
     from shared.config import Settings
-    from shared.packages import jobs
+    from shared.jobs.queue import JobQueue
+    from shared.jobs.registry import REGISTRY
     from shared.store import firestore as fs
     from shared.store.jobs import JobStore
 
@@ -241,13 +241,12 @@ def test_failures_retry_with_attempts_then_fail_after_the_last(stack, headers, p
         calls["broken"] += 1
         raise RuntimeError("always")
 
-    registry.register("TEST_FLAKY", flaky)
-    registry.register("TEST_BROKEN", broken)
+    REGISTRY.stored("TEST_FLAKY", flaky)
+    REGISTRY.stored("TEST_BROKEN", broken)
     try:
-        settings = Settings.from_env()
-        store = JobStore(fs.client(project))
-        flaky_job, _ = jobs.create_job(settings, store, "acme", "test_flaky", {}, None)
-        broken_job, _ = jobs.create_job(settings, store, "acme", "test_broken", {}, None)
+        queue = JobQueue(Settings.from_env(), JobStore(fs.client(project)))
+        flaky_job, _ = queue.create("acme", "test_flaky", {}, None)
+        broken_job, _ = queue.create("acme", "test_broken", {}, None)
         done = finished(api, headers, flaky_job["job_id"])
         assert done["status"] == "completed" and done["attempts"] == 2
         assert done["result"] == {"ok": True, "attempt": 2}
@@ -256,5 +255,5 @@ def test_failures_retry_with_attempts_then_fail_after_the_last(stack, headers, p
         assert "always" in failed["error"]
         assert calls["broken"] == fake_apis.tasks.max_attempts
     finally:
-        registry.HANDLERS.pop("TEST_FLAKY", None)
-        registry.HANDLERS.pop("TEST_BROKEN", None)
+        REGISTRY.remove("TEST_FLAKY")
+        REGISTRY.remove("TEST_BROKEN")

@@ -33,7 +33,7 @@ def half_deploy(project, package, flushes_before_death=1):
         "continue_on_error": False,
         "dry_run": False,
     }
-    record = service.new_deployment(package, "staging", options, "tester", None, None)
+    record = service.deployments.new_deployment(package, "staging", options, "tester", None, None)
     service.store.create_deployment("acme", record)
     calls = {"n": 0}
 
@@ -43,7 +43,7 @@ def half_deploy(project, package, flushes_before_death=1):
             raise ProcessDied()
 
     with pytest.raises(ProcessDied):
-        service.run_deploy("acme", package, record, options, checkpoint)
+        service.deployments.run_deploy("acme", package, record, options, checkpoint)
     return service, record
 
 

@@ -9,7 +9,7 @@ import pytest
 from google.api import distribution_pb2
 from pydantic import ValidationError
 
-from shared.canary.engine import canary_url_from_worker, pick_tag, split
+from shared.canary.traffic import pick_tag, split
 from shared.google.cloud_run import TrafficEntry
 from shared.google.monitoring import percentile, revision_filter
 from shared.models.canary import CanaryCreate, CanaryStatus, default_strategy, transition_error
@@ -45,33 +45,6 @@ def test_pick_tag():
     assert pick_tag([E("svc-1", 100)], "svc-2") == "canary"
     assert pick_tag([E("svc-1", 100), E("svc-2", 0, "green")], "svc-2") == "green"
     assert pick_tag([E("svc-1", 100, "canary")], "svc-2") == "deployq-canary"
-
-
-@pytest.mark.parametrize(
-    "worker, expected",
-    [
-        (
-            "https://europe-west1-p.cloudfunctions.net/worker",
-            "https://europe-west1-p.cloudfunctions.net/canary",
-        ),
-        ("https://worker-3b5ckkf5aq-ew.a.run.app", "https://canary-3b5ckkf5aq-ew.a.run.app"),
-        ("http://127.0.0.1:8080/worker", "http://127.0.0.1:8080/canary"),
-        (
-            "https://europe-west1-p.cloudfunctions.net/dq-worker/tasks/run",
-            "https://europe-west1-p.cloudfunctions.net/dq-canary",
-        ),
-        (
-            "https://worker-3b5ckkf5aq-ew.a.run.app/tasks/run",
-            "https://canary-3b5ckkf5aq-ew.a.run.app",
-        ),
-        ("https://dq-worker-3b5ckkf5aq-ew.a.run.app", "https://dq-canary-3b5ckkf5aq-ew.a.run.app"),
-        ("http://127.0.0.1:8083/tasks/run", None),
-        ("https://jobs.example.com/run", None),
-        (None, None),
-    ],
-)
-def test_canary_url_from_worker(worker, expected):
-    assert canary_url_from_worker(worker) == expected
 
 
 def exponential(counts, growth=1.4, scale=1.0, finite=100):
@@ -173,7 +146,7 @@ def test_window_start_reaches_back_for_late_metrics_but_not_past_the_step():
     from datetime import datetime, timedelta
 
     from shared import clock
-    from shared.canary.engine import window_start
+    from shared.canary.checks import window_start
 
     t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -8,9 +8,9 @@ import pytest
 
 from shared import clock
 from shared.canary import plan
-from shared.canary.plan import Action, StartOutcome
+from shared.canary.plan import Action
 from shared.canary.verdict import CanaryVerdict
-from shared.models.canary import CanaryStatus, Verdict
+from shared.models.canary import CanaryStatus, StartOutcome, Verdict, start_decision
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 HEALTHY = CanaryVerdict(Verdict.healthy, "within thresholds: 500 requests")
@@ -274,7 +274,7 @@ START_CASES = [
     "active, rejected, outcome", [c[1:] for c in START_CASES], ids=[c[0] for c in START_CASES]
 )
 def test_start(active, rejected, outcome):
-    decision = plan.start("svc-3", active, rejected)
+    decision = start_decision("svc-3", active, rejected)
     assert decision.outcome == outcome
     assert decision.reason
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from shared import clock
-from shared.governance import dora
+from shared.models import dora
 
 NOW = clock.parse("2026-06-30T12:00:00Z")
 H, D = timedelta(hours=1), timedelta(days=1)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from shared.events import build_event, resource_type, topic_path
+from shared.events import build_event, resource_type
+from shared.google.pubsub import topic_path
 from shared.governance.consumer import decode_message
 from shared.governance.notify import message_for
 

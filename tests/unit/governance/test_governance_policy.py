@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from shared import clock
-from shared.governance.policy import active_window, freeze_message, with_defaults
 from shared.models.governance import PolicyBody
+from shared.models.policy import active_window, freeze_message, with_defaults
 
 WEEKENDS_PARIS = {
     "name": "weekends",
@@ -134,7 +134,7 @@ def test_defaults():
 
 
 def test_the_default_policy_is_the_models_defaults():
-    from shared.governance.policy import DEFAULT_POLICY
+    from shared.models.policy import DEFAULT_POLICY
 
     assert DEFAULT_POLICY == PolicyBody().model_dump(mode="json")
     assert with_defaults(None) == DEFAULT_POLICY and with_defaults(None) is not DEFAULT_POLICY

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.models.job import FINISHED, JobStatus, can_move
-from shared.packages import codec
-from shared.packages.deploy import fk_order
+from shared.packages import codec, files
+from shared.packages.plan import fk_order
 
 
 def build(package_type, tables, target=codec.CHUNK_TARGET_BYTES):
@@ -95,13 +95,13 @@ def test_zip_file_and_reading_it_back():
         "size_bytes": 2,
     }
     contents = [b'{"collections":[]}']
-    data = b"".join(codec.iter_zip_file(package, contents))
+    data = b"".join(files.iter_zip_file(package, contents))
     archive = zipfile.ZipFile(io.BytesIO(data))
     assert sorted(archive.namelist()) == ["metadata.json", "shop_data-v1.0.json"]
-    read = codec.read_zip(data)
+    read = files.read_zip(data)
     assert read["document_data"] == {"collections": []} and read["name"] == "shop data"
     with pytest.raises(codec.PackageFormatError):
-        codec.read_zip(b"PK\x03\x04 broken")
+        files.read_zip(b"PK\x03\x04 broken")
 
 
 def test_foreign_key_order_puts_parents_first():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import flask
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
-from shared import cors, logs
+from shared import bodies, cors, logs
 from shared.auth import Authenticator, Principal
 from shared.config import Settings
 from shared.errors import (
@@ -30,9 +30,17 @@ from shared.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
+from shared.lazy import Lazy
 
 MAX_BODY_BYTES = 1024 * 1024
 log = logs.get("web")
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A response that is a file, not a model: its media types (documented as such)."""
+
+    media_types: tuple[str, ...]
 
 
 @dataclass
@@ -42,24 +50,33 @@ class Route:
     path: str
     method: str
     handler: Callable[..., Any]
-    auth: str = "tenant"  # tenant | internal | public
+    auth: str = "tenant"  # tenant | internal | platform | public
     role: str = "viewer"
     # Models, or "module:Name" references imported when the route is first served (or
     # the OpenAPI document built), so a function's cold start loads only what it uses.
     body: type[BaseModel] | str | None = None
     query: type[BaseModel] | str | None = None
-    response: Any = None  # a model, [model], or their "module:Name" references
+    # A model, [model], their "module:Name" references, a Raw file, or {status: one of those}
+    # when the route answers with more than one success status.
+    response: Any = None
     status: int = 200
     summary: str = ""
     raw_body: tuple[str, ...] = ()  # content types passed to the handler undecoded
     max_body: int = MAX_BODY_BYTES
     body_optional: bool = False
+    max_depth: int = bodies.MAX_DEPTH  # JSON nesting, checked before decoding
+    max_values: int | None = bodies.MAX_VALUES
     tags: tuple[str, ...] = ()
 
 
 @dataclass
 class Context:
-    """What a handler gets: the request, the caller and the validated inputs."""
+    """What a handler gets: the request, the caller and the validated inputs.
+
+    `body` and `query` are the route's validated models, `json` the decoded JSON body,
+    `principal`/`actor` the caller, `meta` what the audit log keeps of the request (ip,
+    user agent) and `idempotency_key` the validated `Idempotency-Key` header.
+    """
 
     request: flask.Request
     settings: Settings
@@ -68,12 +85,19 @@ class Context:
     query: Any = None
     body: Any = None
     raw: bytes | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
 
     @property
     def org(self) -> str:
         assert self.principal is not None and self.principal.organisation
         return self.principal.organisation
+
+    @property
+    def actor(self) -> str | None:
+        """Who is calling, as the audit log names them (login, email, `actor` claim)."""
+        if self.principal is None:
+            return None
+        return self.principal.actor or self.principal.subject
 
     @property
     def ip(self) -> str | None:
@@ -86,6 +110,24 @@ class Context:
     @property
     def user_agent(self) -> str | None:
         return self.request.headers.get("User-Agent")
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The request as events and the audit log record it."""
+        return {"ip": self.ip, "user_agent": self.user_agent}
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The `Idempotency-Key` header (1 to 255 printable characters, else 400), or None."""
+        key = self.request.headers.get("Idempotency-Key")
+        if key is None:
+            return None
+        if not 1 <= len(key) <= 255 or not key.isprintable():
+            raise BadRequest(
+                "Idempotency-Key must be 1 to 255 printable characters",
+                details=[{"field": "Idempotency-Key", "error": "invalid"}],
+            )
+        return key
 
 
 def pydantic_details(exc: ValidationError) -> list[dict[str, str]]:
@@ -125,7 +167,9 @@ def map_google_error(exc: Exception) -> ApiError | None:
     from google.api_core import exceptions as gexc
 
     if isinstance(exc, gexc.InvalidArgument):
-        return BadRequest(f"the request was refused by the backing service: {exc.message}")
+        from shared.refusals import invalid_write
+
+        return BadRequest(invalid_write(exc), code="refused")
     if isinstance(exc, gexc.Aborted):
         return ConcurrentUpdate("the record changed concurrently; retry the request")
     if isinstance(exc, (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.RetryError)):
@@ -142,18 +186,27 @@ class Api:
         self.settings = settings
         # Every function answers these two without a token.
         self.routes = [
-            Route("/health", "GET", health, auth="public", summary="liveness"),
+            Route(
+                "/health",
+                "GET",
+                health,
+                auth="public",
+                response="shared.models.responses:Health",
+                summary="liveness",
+            ),
             Route(
                 "/openapi.json",
                 "GET",
                 self._openapi,
                 auth="public",
+                response="shared.models.responses:OpenApiDocument",
                 summary="this API's OpenAPI document",
             ),
             *routes,
         ]
-        self._authenticator: Authenticator | None = None
+        self._authenticator = Lazy(lambda: Authenticator(self.settings))
         self._resolved: dict[int, Route] = {}
+        _json_framework_errors()
         self._map = Map(
             [Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(self.routes)],
             strict_slashes=False,
@@ -162,9 +215,7 @@ class Api:
 
     @property
     def authenticator(self) -> Authenticator:
-        if self._authenticator is None:
-            self._authenticator = Authenticator(self.settings)
-        return self._authenticator
+        return self._authenticator()
 
     def handle(self, request: flask.Request):
         """Serve one request, with CORS headers for the console's origin (shared/cors.py)."""
@@ -215,9 +266,9 @@ class Api:
                 route,
                 body=_load(route.body),
                 query=_load(route.query),
-                response=[_load(r) for r in route.response]
-                if isinstance(route.response, list)
-                else _load(route.response),
+                response={k: _load_response(v) for k, v in route.response.items()}
+                if isinstance(route.response, dict)
+                else _load_response(route.response),
             )
             self._resolved[index] = route
         return route
@@ -227,6 +278,8 @@ class Api:
             return None
         if route.auth == "internal":
             return self.authenticator.authenticate_internal(request.headers)
+        if route.auth == "platform":
+            return self.authenticator.authenticate_platform(request.headers)
         principal = self.authenticator.authenticate(request.headers)
         principal.require(route.role)
         return principal
@@ -275,7 +328,7 @@ class Api:
             accepted = ", ".join(("application/json",) + route.raw_body)
             raise UnsupportedMediaType(f"Content-Type must be {accepted}, got {mimetype or 'none'}")
         try:
-            payload = json.loads(data)
+            payload = bodies.loads(data, max_depth=route.max_depth, max_values=route.max_values)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(
                 f"request body is not valid JSON: {exc}", code="invalid_json"
@@ -289,7 +342,7 @@ class Api:
             ctx.body = route.body.model_validate(payload)
         except ValidationError as exc:
             raise validation_error(exc, "request body") from None
-        ctx.extra["json"] = payload
+        ctx.json = payload
 
     @staticmethod
     def _respond(route: Route, result: Any):
@@ -301,6 +354,8 @@ class Api:
             headers = rest[0] if rest else {}
         if status == 204:
             return flask.Response(status=204)
+        if status >= 400:
+            result = _error_envelope(result, status)
         if isinstance(result, BaseModel):
             result = result.model_dump(mode="json")
         elif isinstance(result, list):
@@ -314,62 +369,31 @@ class Api:
 
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document, generated from the routes and their pydantic models."""
-        from pydantic.json_schema import models_json_schema
+        from shared.web.openapi import document
 
         routes = [self.route(index) for index in range(len(self.routes))]
-        models: list[type[BaseModel]] = []
-        for route in routes:
-            for model in (route.body, _model_of(route.response)):
-                if model is not None and model not in models:
-                    models.append(model)
-        _, schema = models_json_schema(
-            [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
-        )
-        components = schema.get("$defs", {})
-        components["Error"] = {
-            "type": "object",
-            "required": ["error", "code", "details"],
-            "properties": {
-                "error": {"type": "string"},
-                "code": {"type": "string"},
-                "details": {"type": "array", "items": {}},
-            },
-        }
-        paths: dict[str, dict[str, Any]] = {}
-        for route in routes:
-            path = _openapi_path(route.path)
-            operation: dict[str, Any] = {
-                "summary": route.summary,
-                "operationId": route.handler.__name__,
-                "parameters": _parameters(route, components),
-                "responses": _responses(route),
-            }
-            if route.tags:
-                operation["tags"] = list(route.tags)
-            if route.auth != "public":
-                operation["security"] = [{"bearer": []}]
-            if route.body is not None or route.raw_body:
-                content = {}
-                if route.body is not None:
-                    content["application/json"] = {
-                        "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}
-                    }
-                for mimetype in route.raw_body:
-                    content[mimetype] = {"schema": {"type": "string", "format": "binary"}}
-                operation["requestBody"] = {
-                    "required": not route.body_optional,
-                    "content": content,
-                }
-            paths.setdefault(path, {})[route.method.lower()] = operation
-        return {
-            "openapi": "3.1.0",
-            "info": {"title": self.title, "version": self.version},
-            "paths": paths,
-            "components": {
-                "schemas": components,
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            },
-        }
+        return document(self.title, self.version, routes)
+
+
+def _json_framework_errors() -> None:
+    """Errors answered by Flask itself (a path its router refuses, e.g. one holding a newline)
+    in the one JSON error shape too; a no-op outside a functions-framework app."""
+    import functions_framework
+
+    def answer(exc: HTTPException):
+        status = exc.code or 500
+        if status == 404:
+            return error_response(NotFound("no such route"))
+        if status == 405:
+            return error_response(MethodNotAllowed("method not allowed on this route"))
+        error = ApiError(exc.name if status < 500 else "internal error; it has been logged")
+        error.status, error.code = status, (exc.name or "error").lower().replace(" ", "_")
+        return error_response(error)
+
+    try:
+        functions_framework.errorhandler(HTTPException)(answer)
+    except AssertionError:  # an app of an earlier create_app that already served (tests)
+        pass
 
 
 def health(ctx: Context) -> dict[str, str]:
@@ -386,68 +410,22 @@ def _load(reference: Any) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def _model_of(response: Any) -> type[BaseModel] | None:
-    if isinstance(response, list):
-        response = response[0]
-    if isinstance(response, type) and issubclass(response, BaseModel):
-        return response
-    return None
+def _load_response(reference: Any) -> Any:
+    if isinstance(reference, list):
+        return [_load(r) for r in reference]
+    return _load(reference)
 
 
-def _openapi_path(path: str) -> str:
-    import re
-
-    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", path)
-
-
-def _parameters(route: Route, components: dict[str, Any]) -> list[dict[str, Any]]:
-    """Path, query and tenant header parameters; types the query refers to join `components`."""
-    import re
-
-    params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", route.path)
-    ]
-    if route.query is not None:
-        schema = route.query.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, definition in schema.get("$defs", {}).items():
-            components.setdefault(name, definition)
-        required = set(schema.get("required", []))
-        for name, prop in schema.get("properties", {}).items():
-            prop = {k: v for k, v in prop.items() if k != "title"}
-            params.append(
-                {"name": name, "in": "query", "required": name in required, "schema": prop}
-            )
-    if route.auth == "tenant":
-        params.append(
-            {
-                "name": "X-Organisation",
-                "in": "header",
-                "required": False,
-                "description": "tenant, required with Google ID tokens and GitHub PATs",
-                "schema": {"type": "string"},
-            }
-        )
-    return params
-
-
-def _responses(route: Route) -> dict[str, Any]:
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    responses: dict[str, Any] = {}
-    model = _model_of(route.response)
-    if route.status == 204:
-        responses["204"] = {"description": "no content"}
-    elif model is not None:
-        schema: dict[str, Any] = {"$ref": f"#/components/schemas/{model.__name__}"}
-        if isinstance(route.response, list):
-            schema = {"type": "array", "items": schema}
-        responses[str(route.status)] = {
-            "description": "success",
-            "content": {"application/json": {"schema": schema}},
-        }
-    else:
-        responses[str(route.status)] = {"description": "success"}
-    codes = ["400"] + (["401", "403"] if route.auth != "public" else []) + ["404", "409"]
-    for code in codes:
-        responses[code] = {"description": "error", "content": error}
-    return responses
+def _error_envelope(result: Any, status: int) -> dict[str, Any]:
+    """A handler's error answer in the one error shape (its own keys kept beside it)."""
+    if isinstance(result, dict) and {"error", "code", "details"} <= set(result):
+        return result
+    extra = result if isinstance(result, dict) else {}
+    message = extra.get("error") or extra.get("reason") or extra.get("message")
+    code = {400: "invalid_request", 404: "not_found", 409: "conflict"}.get(status, "refused")
+    return {
+        **extra,
+        "error": str(message or f"request refused (HTTP {status})"),
+        "code": str(extra.get("code") or code),
+        "details": extra.get("details") if isinstance(extra.get("details"), list) else [],
+    }

@@ -1,7 +1,9 @@
-"""Cloud Tasks behind a small class: enqueue a named HTTP task with an OIDC token, delete it.
+"""Cloud Tasks behind a small class: enqueue a named HTTP task with an OIDC token, delete it,
+ask whether it still exists, read the queue's retry limit.
 
 `TASKS_EMULATOR_HOST=host:port` points the real client at a plaintext gRPC
-endpoint (the project's fake) with anonymous credentials.
+endpoint (the project's fake) with anonymous credentials. Every Google error
+leaves this module as `TasksUnavailable` (503), the project's own error.
 """
 
 from __future__ import annotations
@@ -12,11 +14,19 @@ from datetime import datetime
 from typing import Any
 
 from shared.config import Settings
-from shared.google.clients import Lazy, google_client
+from shared.errors import ServiceUnavailable
+from shared.google.clients import google_client
+from shared.lazy import Lazy
 
 _TASK_ID = re.compile(r"[^A-Za-z0-9_-]")
 # The longest Cloud Tasks waits for an HTTP target's answer (its documented maximum).
 MAX_DISPATCH_DEADLINE_SECONDS = 1800
+
+
+class TasksUnavailable(ServiceUnavailable):
+    """Cloud Tasks refused or did not answer a call."""
+
+    code = "tasks_unavailable"
 
 
 def task_id(*parts: str) -> str:
@@ -39,10 +49,6 @@ class TaskQueue:
 
         return google_client(tasks_v2.CloudTasksClient, self.settings.tasks_emulator_host)
 
-    @property
-    def client(self):
-        return self._client()
-
     def task_name(self, task: str) -> str:
         return f"{self.queue}/tasks/{task}"
 
@@ -60,11 +66,22 @@ class TaskQueue:
 
         The request carries an OIDC token of TASKS_SERVICE_ACCOUNT for `audience` (default: url).
         `dispatch_deadline` (seconds, 15 to 1800) is how long Cloud Tasks waits for the answer
-        before it counts the attempt failed (default 10 minutes).
+        before it counts the attempt failed (default 10 minutes). TasksUnavailable otherwise.
         """
         from google.api_core import exceptions
+
+        body = self._task(task, url, payload, schedule_time, audience, dispatch_deadline)
+        try:
+            self._client().create_task(parent=self.queue, task=body)
+        except exceptions.AlreadyExists:
+            return False
+        except exceptions.GoogleAPIError as exc:
+            raise _unavailable("create", task, exc) from None
+        return True
+
+    def _task(self, task, url, payload, schedule_time, audience, dispatch_deadline) -> dict:
         from google.cloud import tasks_v2
-        from google.protobuf import timestamp_pb2
+        from google.protobuf import duration_pb2, timestamp_pb2
 
         http_request: dict[str, Any] = {
             "http_method": tasks_v2.HttpMethod.POST,
@@ -83,22 +100,46 @@ class TaskQueue:
             stamp.FromDatetime(schedule_time)
             body["schedule_time"] = stamp
         if dispatch_deadline is not None:
-            from google.protobuf import duration_pb2
-
             seconds = max(15, min(dispatch_deadline, MAX_DISPATCH_DEADLINE_SECONDS))
             body["dispatch_deadline"] = duration_pb2.Duration(seconds=seconds)
-        try:
-            self.client.create_task(parent=self.queue, task=body)
-        except exceptions.AlreadyExists:
-            return False
-        return True
+        return body
 
     def delete(self, task: str) -> bool:
         """Delete a pending task; False when it no longer exists (ran, or never did)."""
         from google.api_core import exceptions
 
         try:
-            self.client.delete_task(name=self.task_name(task))
+            self._client().delete_task(name=self.task_name(task))
         except exceptions.NotFound:
             return False
+        except exceptions.GoogleAPIError as exc:
+            raise _unavailable("delete", task, exc) from None
         return True
+
+    def exists(self, task: str) -> bool:
+        """Whether the task is still waiting for (another) delivery."""
+        from google.api_core import exceptions
+
+        try:
+            self._client().get_task(name=self.task_name(task))
+        except exceptions.NotFound:
+            return False
+        except exceptions.GoogleAPIError as exc:
+            raise _unavailable("read", task, exc) from None
+        return True
+
+    def max_attempts(self) -> int | None:
+        """The queue's retry limit; None when it is unlimited."""
+        from google.api_core import exceptions
+
+        try:
+            found = self._client().get_queue(name=self.queue)
+        except exceptions.GoogleAPIError as exc:
+            raise _unavailable("read the retry config of", self.queue, exc) from None
+        value = found.retry_config.max_attempts
+        return value if value and value > 0 else None
+
+
+def _unavailable(what: str, task: str, exc: Exception) -> TasksUnavailable:
+    detail = getattr(exc, "message", None) or str(exc)
+    return TasksUnavailable(f"Cloud Tasks could not {what} {task}: {detail}")

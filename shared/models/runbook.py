@@ -1,10 +1,11 @@
-"""Runbook search and matching: pure functions over runbook records."""
+"""Runbooks: search and matching as pure functions over runbook records."""
 
 from __future__ import annotations
 
 from typing import Any
 
 FAILURE_STATUSES = ("failed", "rolled_back")
+GRAM = 3
 
 
 def words(q: str | None) -> list[str]:
@@ -15,6 +16,22 @@ def matches_text(runbook: dict[str, Any], q: str | None) -> bool:
     """Every word of `q` occurs in the title or the content, case-insensitively."""
     text = f"{runbook.get('title', '')}\n{runbook.get('content', '')}".lower()
     return all(word in text for word in words(q))
+
+
+def grams(runbook: dict[str, Any]) -> list[str]:
+    """The search index of a runbook: every 3-character piece of every word of its title and
+    content, lower-cased. A text holding a query word of 3 characters or more holds all its
+    pieces, so one of them finds every runbook that can match."""
+    text = f"{runbook.get('title', '')}\n{runbook.get('content', '')}".lower()
+    found = {word[i : i + GRAM] for word in text.split() for i in range(len(word) - GRAM + 1)}
+    return sorted(found)
+
+
+def search_gram(q: str | None) -> str | None:
+    """The index entry a search looks up: a piece of its longest word (None when every word
+    is shorter than 3 characters, then the search reads every candidate)."""
+    longest = max(words(q), key=len, default="")
+    return longest[:GRAM] if len(longest) >= GRAM else None
 
 
 def matches_deployment(runbook: dict[str, Any], name: str | None, environment: str | None) -> bool:

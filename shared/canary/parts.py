@@ -1,0 +1,53 @@
+"""What every step of a rollout works with: the store, the Google adapters, the linked queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared import clock
+from shared.canary.probe import Probe
+from shared.canary.records import CanaryRecords
+from shared.errors import NotFound
+from shared.google.cloud_run import CloudRun
+from shared.google.monitoring import Monitoring
+from shared.models.principal import Principal
+
+# How long a check (or a manual action) may hold a canary before another may take it.
+LEASE_SECONDS = 300
+
+
+@dataclass
+class Parts:
+    """The collaborators of a rollout; `deployments` is the governed queue (or None)."""
+
+    store: CanaryRecords
+    run: CloudRun
+    monitoring: Monitoring
+    deployments: Any = None
+    queue: Any = None  # a shared.jobs.queue.JobQueue sending check jobs to the worker
+    now: Callable[[], datetime] = clock.utcnow
+    probe: Probe = field(default_factory=Probe)
+    # (org, "projects/P/locations/L/services/S") -> None, or 403 when not granted
+    require_service: Callable[[str, str], None] | None = None
+
+    def linked(self):
+        if self.deployments is None:
+            raise NotFound("linked deployments are not available")
+        return self.deployments
+
+
+def system(org: str) -> Principal:
+    """deployq itself, acting on a canary's decision in `org` (events, linked deployments)."""
+    return Principal("internal", "deployq-canary", org, "admin", actor="deployq-canary")
+
+
+def ids(record: dict[str, Any]) -> dict[str, Any]:
+    """The fields every canary log line carries."""
+    return {
+        "canary_id": record.get("id"),
+        "organisation": record.get("organisation"),
+        "service": record.get("service"),
+    }

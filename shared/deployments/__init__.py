@@ -1,0 +1,1 @@
+"""The deployment queue's service: its rules over `shared.store.deployments`."""

@@ -1,0 +1,351 @@
+"""The organisation record: granted environments and Cloud Run services, members, GitHub trust.
+
+`organisations/{org}` in the control-plane database. Validation here is what can be
+decided from the body alone; the service adds what needs configuration (a grant of the
+control plane's own database is refused there).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Annotated, Any, Optional
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from shared.config import ROLES
+
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+# Google Cloud project ids (optionally domain-scoped, `example.com:project`).
+PROJECT_ID = re.compile(r"^(?:[a-z0-9.-]{1,63}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+# Firestore database ids: `(default)` or lower-case letters, digits and `-`, a letter first.
+# Production asks for 4 characters at least; the emulator (and `make dev`) also takes `dev`.
+DATABASE_ID = re.compile(r"^\(default\)$|^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+SERVICE_PATTERN = re.compile(
+    r"^projects/(?P<project>(?:[a-z0-9.-]{1,63}:)?[a-z][a-z0-9-]{4,28}[a-z0-9])"
+    r"/locations/(?P<location>[a-z][a-z0-9-]{1,62})"
+    r"/services/(?P<service>[a-z0-9-]{0,63}\*?)$"
+)
+GITHUB_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$|^[A-Za-z0-9-]+\[bot\]$")
+EMAIL = re.compile(r"^[^@\s]{1,200}@[^@\s]{1,200}$")
+OWNER_ID = re.compile(r"^[0-9]{1,20}$")
+GLOB_CHARS = re.compile(r"^[A-Za-z0-9_.*/@:+=~-]{1,256}$")
+
+Role = Annotated[str, StringConstraints(strict=True)]
+
+
+def _role(value: str) -> str:
+    if value not in ROLES:
+        raise ValueError(f"unknown role {value!r}; use one of {', '.join(ROLES)}")
+    return value
+
+
+def check_glob(value: str) -> str:
+    """A rule glob: `*` any run without `/`, `**` any run; no `***`, no spaces, not empty."""
+    if not isinstance(value, str) or not GLOB_CHARS.match(value) or "***" in value:
+        raise ValueError(
+            "a glob is 1-256 characters of letters, digits, _ . / @ : + = ~ - and * or **"
+        )
+    return value
+
+
+@lru_cache(maxsize=1024)
+def _glob_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    parts = []
+    for token in re.split(r"(\*\*|\*)", pattern):
+        if token == "**":
+            parts.append(".*")
+        elif token == "*":
+            parts.append("[^/]*")
+        else:
+            parts.append(re.escape(token))
+    return re.compile("".join(parts), re.IGNORECASE if ignore_case else 0)
+
+
+def glob_match(pattern: str, text: str, *, ignore_case: bool = False) -> bool:
+    """Whether `text` matches a rule glob: `*` matches any run except `/`, `**` any run."""
+    return _glob_regex(pattern, ignore_case).fullmatch(text) is not None
+
+
+def service_matches(pattern: str, service_path: str) -> bool:
+    """Whether a Cloud Run service path matches a granted pattern (`S` may end with `*`)."""
+    if pattern.endswith("*"):
+        return service_path.startswith(pattern[:-1]) and "/" not in service_path[len(pattern) - 1 :]
+    return service_path == pattern
+
+
+class EnvironmentTarget(BaseModel):
+    """Where an environment's data lives: a Firestore database of a project."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    project: str = Field(description="Google Cloud project id")
+    database: str = Field(default="(default)", description="Firestore database id")
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str) -> str:
+        if not PROJECT_ID.match(value):
+            raise ValueError("not a Google Cloud project id")
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if not DATABASE_ID.match(value):
+            raise ValueError("not a Firestore database id ((default) or a-z, 0-9, -)")
+        return value
+
+
+class Member(BaseModel):
+    """A person: an email (Google identity), a GitHub login, or both; and their role."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    email: Optional[str] = None
+    github_login: Optional[str] = None
+    role: Role
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not EMAIL.match(value):
+            raise ValueError("not an email address")
+        return value.lower()
+
+    @field_validator("github_login")
+    @classmethod
+    def _login(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not GITHUB_LOGIN.match(value):
+            raise ValueError("not a GitHub login")
+        return value
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        return _role(value)
+
+    @model_validator(mode="after")
+    def _identity(self) -> Member:
+        if self.email is None and self.github_login is None:
+            raise ValueError("a member needs an email, a github_login or both")
+        return self
+
+
+class GithubRule(BaseModel):
+    """Tokens whose claims match these globs get `role` (first matching rule wins)."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    repository: str = Field(description="glob on the `repository` claim (owner/name)")
+    ref: str = Field(description="glob on the `ref` claim (refs/heads/main, refs/tags/v1, ...)")
+    environment: Optional[str] = Field(
+        default=None, description="glob on the `environment` claim; absent: tokens without one"
+    )
+    role: Role
+
+    @field_validator("repository", "ref")
+    @classmethod
+    def _globs(cls, value: str) -> str:
+        return check_glob(value)
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, value: str | None) -> str | None:
+        return None if value is None else check_glob(value)
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        return _role(value)
+
+
+class GithubTrust(BaseModel):
+    """Which GitHub owner the organisation is (pinned id) and how its tokens map to roles."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    owner_id: Optional[str] = Field(
+        default=None, description="the repository_owner_id claim, digits as text"
+    )
+    rules: list[GithubRule] = Field(default_factory=list)
+
+    @field_validator("owner_id", mode="before")
+    @classmethod
+    def _owner_id(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not OWNER_ID.match(value):
+            raise ValueError("owner_id is the repository_owner_id claim: digits as text")
+        return value
+
+
+def _unique_identities(members: list[Member]) -> list[Member]:
+    seen: dict[tuple[str, str], int] = {}
+    for index, member in enumerate(members):
+        for kind, value in (("email", member.email), ("github_login", member.github_login)):
+            if value is None:
+                continue
+            key = (kind, value.lower())
+            if key in seen:
+                raise ValueError(
+                    f"members.{index}.{kind}: {value} is already member {seen[key]}; "
+                    "an identity appears in one entry only"
+                )
+            seen[key] = index
+    return members
+
+
+class OrganisationBody(BaseModel):
+    """Body of `PUT /v1/organisations/{org}` (platform admins): the whole record."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    name: Optional[str] = Field(default=None, description="the organisation (as in the path)")
+    environments: dict[str, EnvironmentTarget] = Field(default_factory=dict)
+    cloud_run_services: list[str] = Field(default_factory=list)
+    members: list[Member] = Field(default_factory=list)
+    github: GithubTrust = Field(default_factory=GithubTrust)
+
+    @field_validator("environments")
+    @classmethod
+    def _environment_names(cls, value: dict[str, EnvironmentTarget]):
+        for name in value:
+            if not ENVIRONMENT_NAME.match(name):
+                raise ValueError(f"environment name {name!r} must match [a-z][a-z0-9-]{{0,62}}")
+        return value
+
+    @field_validator("cloud_run_services")
+    @classmethod
+    def _services(cls, value: list[str]) -> list[str]:
+        for index, pattern in enumerate(value):
+            if not isinstance(pattern, str) or not SERVICE_PATTERN.match(pattern):
+                raise ValueError(
+                    f"item {index}: {pattern!r} is not projects/P/locations/L/services/S "
+                    "(S may end with *)"
+                )
+        return value
+
+    @field_validator("members")
+    @classmethod
+    def _members(cls, value: list[Member]) -> list[Member]:
+        return _unique_identities(value)
+
+
+class OrganisationPatch(BaseModel):
+    """Body of `PATCH /v1/organisation` (org admins) once the fields are known to be allowed."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    members: Optional[list[Member]] = None
+    github: Optional[GithubRulesOnly] = None
+
+    @field_validator("members")
+    @classmethod
+    def _members(cls, value: list[Member] | None) -> list[Member] | None:
+        return None if value is None else _unique_identities(value)
+
+
+class GithubRulesOnly(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    rules: list[GithubRule]
+
+
+OrganisationPatch.model_rebuild()
+
+
+class OrganisationPatchRequest(BaseModel):
+    """Body of `PATCH /v1/organisation`: `members` and/or `github.rules`.
+
+    Any other record field is 403 (a platform admin grants it), so the body is only
+    decoded here and checked field by field by the service."""
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    members: Optional[list[Any]] = Field(default=None, description="list of Member")
+    github: Optional[dict[str, Any]] = Field(default=None, description='{"rules": [GithubRule]}')
+
+
+# Fields an org admin may change with PATCH; every other record field is the platform's.
+ORG_ADMIN_FIELDS = {"members": None, "github": {"rules"}}
+RECORD_FIELDS = (
+    "name",
+    "environments",
+    "cloud_run_services",
+    "members",
+    "github",
+    "created_at",
+    "updated_at",
+)
+
+
+class Organisation(BaseModel):
+    """An organisation record as the API answers it."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    name: str
+    environments: dict[str, EnvironmentTarget] = Field(default_factory=dict)
+    cloud_run_services: list[str] = Field(default_factory=list)
+    members: list[Member] = Field(default_factory=list)
+    github: GithubTrust = Field(default_factory=GithubTrust)
+    created_at: Optional[str] = None
+    updated_at: Optional[str] = None
+
+
+class OrganisationListQuery(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    limit: int = Field(default=100, ge=1, le=1000)
+    page_token: Optional[str] = Field(default=None, max_length=200)
+
+
+class Me(BaseModel):
+    """`GET /v1/me`: who the caller is in its organisation."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    kind: str
+    organisation: Optional[str]
+    actor: Optional[str]
+    role: str
+    person: Optional[Member] = None
+
+
+def empty_record(org: str) -> dict[str, Any]:
+    """What an organisation with no record looks like: its name and empty lists."""
+    return {
+        "name": org,
+        "environments": {},
+        "cloud_run_services": [],
+        "members": [],
+        "github": {"owner_id": None, "rules": []},
+        "created_at": None,
+        "updated_at": None,
+    }
+
+
+def normalised(org: str, stored: dict[str, Any] | None) -> dict[str, Any]:
+    """A stored record with every field present (missing lists are empty)."""
+    record = empty_record(org)
+    if stored:
+        record.update({k: v for k, v in stored.items() if k in RECORD_FIELDS})
+        github = stored.get("github") or {}
+        record["github"] = {"owner_id": github.get("owner_id"), "rules": github.get("rules") or []}
+        record["environments"] = stored.get("environments") or {}
+        record["cloud_run_services"] = stored.get("cloud_run_services") or []
+        record["members"] = stored.get("members") or []
+    record["name"] = org
+    return record

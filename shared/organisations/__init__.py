@@ -1,0 +1,1 @@
+"""Organisation records: grants of environments and services, members, GitHub trust."""
