@@ -9,7 +9,10 @@ PYTHON ?= python3
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-init: $(VENV)/.installed ## Create the virtualenv and install the locked runtime + dev dependencies
+init: $(VENV)/.installed functions/console/static/index.html ## Create the virtualenv, install the locked runtime + dev dependencies, build the console
+
+functions/console/static/index.html: console/package-lock.json $(wildcard console/src/*) console/build.mjs
+	cd console && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
 
 # Only hashed files from the lock are installed; the project itself without build isolation,
 # with the locked setuptools, so nothing unlocked is downloaded.
@@ -41,6 +44,7 @@ lint: init ## Lint, check formatting, the layers (import-linter), dead code (vul
 	$(PY) scripts/dead_code.py
 	$(PY) -m check_jsonschema --builtin-schema vendor.github-workflows examples/github/*.yml
 	$(PY) -m check_jsonschema --builtin-schema vendor.github-actions action.yml
+	cd console && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent check  # TypeScript, strict
 	$(PY) scripts/audit_deps.py
 
 audit: init ## Audit the locked dependencies for known vulnerabilities (pip-audit)
@@ -54,6 +58,6 @@ bench: init ## Run the benchmarks (not tests): prints ratios against same-run ba
 	$(PY) -m bench
 
 clean: ## Remove the virtualenvs and caches
-	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache .hypothesis build
+	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache .hypothesis build console/node_modules functions/console/static
 
 -include terraform/terraform.mk

@@ -9,7 +9,7 @@ import shutil
 import sys
 import tempfile
 
-MODULES = ("deployments", "packages", "canary")
+MODULES = ("deployments", "packages", "canary", "console")
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ from tests.support.emulators import Emulator, Process, start_function  # noqa: E
 PROJECT = os.environ.get("GOOGLE_CLOUD_PROJECT", "deployq-local")
 FIRESTORE_PORT, PUBSUB_PORT, FAKES_PORT = 8200, 8201, 8202
 FUNCTIONS = {"deployments": 8081, "packages": 8082, "worker": 8083, "canary": 8084, "events": 8085}
+FUNCTIONS["console"] = 8086  # the web console (docs/console.md)
+DEMO = os.environ.get("DEMO", "1") != "0"  # seed organisation acme (scripts/demo.py)
 QUEUE = f"projects/{PROJECT}/locations/local/queues/deployq"
 TOPIC = "deployq-events"
 REGION = "europe-west1"
@@ -62,8 +64,16 @@ def function_env() -> dict[str, str]:
         "MONITORING_API_ENDPOINT": f"127.0.0.1:{FAKES_PORT}",
         "PACKAGES_URL": f"http://127.0.0.1:{FUNCTIONS['packages']}",
         "CANARY_URL": f"http://127.0.0.1:{FUNCTIONS['canary']}",
+        **console_env(),
     }
     return {**env, **{k: v for k, v in os.environ.items() if k in env and k != "AUTH_ENABLED"}}
+
+
+def console_env() -> dict[str, str]:
+    """The console's API addresses, and CORS on the APIs for the console's origin."""
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in FUNCTIONS.items()}
+    origins = f"{urls['console']},http://localhost:{FUNCTIONS['console']}"
+    return {"CONSOLE_ORIGIN": origins, "DEPLOYMENTS_URL": urls["deployments"]}
 
 
 def register_acme(env: dict[str, str]) -> None:
@@ -147,6 +157,7 @@ def main() -> int:
     log_dir = ROOT / ".dev" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     running: list = []
+    seeding = None
     env = function_env()
     stop = threading.Event()
     try:
@@ -160,7 +171,10 @@ def main() -> int:
             seed = log_dir.parent / "fake-services.json"
             seed.write_text(json.dumps({"services": SERVICES}))
             fakes = Process(
-                [
+                [sys.executable, "scripts/demo.py", "fakes", "--port", str(FAKES_PORT)]
+                + ["--seed", str(seed)]
+                if DEMO
+                else [
                     sys.executable,
                     "-m",
                     "tests.fakes",
@@ -195,6 +209,11 @@ def main() -> int:
         print(f"\nauth: AUTH_ENABLED={env['AUTH_ENABLED']} (send X-Organisation: <org>)")
         print(f"logs: {log_dir}")
         print("try:  curl -H 'X-Organisation: acme' http://127.0.0.1:8081/v1/deployments")
+        print(f"\nconsole: http://127.0.0.1:{FUNCTIONS['console']}/  (organisation acme)")
+        if DEMO and env["AUTH_ENABLED"] == "false":
+            demo = [sys.executable, "scripts/demo.py", "seed"]
+            seeding = Process(demo, env=os.environ.copy(), log=log_dir / "demo.log")
+            print(f"demo: seeding acme in the background (DEMO=0 to skip), log {log_dir}/demo.log")
         print("Ctrl-C stops everything.")
         while all(
             p.alive() for p in (r.process if isinstance(r, Emulator) else r for r in running)
@@ -205,8 +224,9 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut cleanup short
         stop.set()
-        for item in reversed(running):
+        for item in reversed(running + ([seeding] if seeding else [])):
             item.stop()
 
 

@@ -144,7 +144,8 @@ class Settings:
             github_oidc_jwks_url=env.get("GITHUB_OIDC_JWKS_URL") or f"{issuer}/.well-known/jwks",
             allowed_organisations=_csv(env.get("ALLOWED_ORGANISATIONS"), lower=True),
             github_api_url=(env.get("GITHUB_API_URL") or cls.github_api_url).rstrip("/"),
-            google_id_token_audiences=_csv(env.get("GOOGLE_ID_TOKEN_AUDIENCES")),
+            google_id_token_audiences=_csv(env.get("GOOGLE_ID_TOKEN_AUDIENCES"))
+            + _csv(env.get("CONSOLE_OAUTH_CLIENT_ID")),  # the console's sign-in tokens
             google_certs_url=env.get("GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
             org_access=_org_access(env),
             internal_service_accounts=_csv(env.get("INTERNAL_SERVICE_ACCOUNTS"), lower=True),

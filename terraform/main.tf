@@ -79,6 +79,9 @@ locals {
     PACKAGES_URL         = local.run_urls["packages"]
     CANARY_URL           = local.run_urls["canary"]
     JOB_DEADLINE_SECONDS = tostring(var.job_deadline_seconds)
+    # The console's page origin (terraform/console.tf), allowed by CORS on the APIs.
+    CONSOLE_ORIGIN          = var.console_enabled ? "https://${var.region}-${var.project_id}.cloudfunctions.net" : ""
+    CONSOLE_OAUTH_CLIENT_ID = var.console_oauth_client_id
   }
 
   function_defaults = {

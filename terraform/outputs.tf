@@ -85,3 +85,8 @@ output "run_urls" {
   description = "Deterministic run.app URL of every function's Cloud Run service: the target and OIDC audience of tasks and sweeps."
   value       = local.run_urls
 }
+
+output "console_url" {
+  description = "URL of the web console (null when var.console_enabled is false)."
+  value       = var.console_enabled ? google_cloudfunctions2_function.console[0].url : null
+}

@@ -454,3 +454,25 @@ variable "alert_thresholds" {
     error_message = "alert_thresholds must not be negative."
   }
 }
+
+# ---------------------------------------------------------------------------
+# Console (docs/console.md)
+# ---------------------------------------------------------------------------
+
+variable "console_enabled" {
+  description = "Deploy the console function (its assets must be built first: make init)."
+  type        = bool
+  default     = true
+}
+
+variable "console_oauth_client_id" {
+  description = "OAuth client id (Web application) of the console's Google sign-in; the API functions accept it as an ID-token audience. Empty: the console cannot sign anyone in."
+  type        = string
+  default     = ""
+}
+
+variable "console_organisations" {
+  description = "Organisation names the console's picker offers."
+  type        = list(string)
+  default     = []
+}

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
-from shared import bodies, logs
+from shared import bodies, cors, logs
 from shared.auth import Authenticator, Principal
 from shared.config import Settings
 from shared.errors import (
@@ -218,6 +218,13 @@ class Api:
         return self._authenticator()
 
     def handle(self, request: flask.Request):
+        """Serve one request, with CORS headers for the console's origin (shared/cors.py)."""
+        origin = cors.allowed_origin(request)
+        if origin and request.method == "OPTIONS":
+            return cors.preflight(origin)
+        return cors.decorate(self._handle(request), origin)
+
+    def _handle(self, request: flask.Request):
         """Serve one request; never lets an exception escape as a traceback."""
         logs.set_trace(request.headers.get("X-Cloud-Trace-Context"))
         try:

@@ -69,7 +69,7 @@ def test_tasks_and_sweeps_target_the_run_app_urls_with_those_as_audience():
 
 
 def test_every_function_accepts_its_own_audience_list():
-    (function,) = resources("google_cloudfunctions2_function").values()
+    function = resources("google_cloudfunctions2_function")["function"]  # the console: console.tf
     env = function["service_config"][0]["environment_variables"]
     assert "GOOGLE_ID_TOKEN_AUDIENCES" in env
     assert compact(env).count('join(",",local.id_token_audiences[each.key])') == 1
@@ -113,7 +113,7 @@ def test_eventarc_agent_exists_is_granted_and_functions_wait_for_it():
     assert "@gcp-sa-eventarc.iam.gserviceaccount.com" in locals_of("iam.tf")["eventarc_agent"]
     sleep = resources("time_sleep")["iam_propagation"]
     assert "google_project_iam_member.eventarc_agent.id" in json.dumps(sleep["triggers"])
-    (function,) = resources("google_cloudfunctions2_function").values()
+    function = resources("google_cloudfunctions2_function")["function"]  # the console: console.tf
     assert "${time_sleep.iam_propagation}" in function["depends_on"]
 
 
