@@ -8,29 +8,37 @@ read per organisation per 30 s per instance.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import threading
-import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from shared import clock, logs
+from shared import clock
 from shared.config import Settings
 from shared.errors import BadRequest, Conflict, Forbidden, field_error
 from shared.events import build_event
 from shared.lazy import Lazy
-from shared.models.ids import ORG_NAME
 from shared.models.organisation import (
-    ORG_ADMIN_FIELDS,
-    RECORD_FIELDS,
     OrganisationBody,
     OrganisationPatch,
-    glob_match,
     normalised,
     service_matches,
+)
+from shared.organisations.cache import CACHE_SECONDS, RecordCache
+from shared.organisations.checks import (
+    admins,
+    check_org,
+    decode_page_token,
+    encode_page_token,
+    refuse_platform_fields,
+    validate,
+)
+from shared.organisations.trust import (
+    NoMatchingRule,
+    OwnerMismatch,
+    actor_key,
+    check_owner,
+    github_role,
+    member_key,
+    person_of,
+    role_from_rules,
 )
 from shared.store.firestore import run_transaction
 from shared.store.organisations import OrganisationStore
@@ -38,12 +46,21 @@ from shared.store.organisations import OrganisationStore
 if TYPE_CHECKING:
     from shared.auth import Principal
 
+# Names importable from here as before the split.
+__all__ = [
+    "CACHE_SECONDS",
+    "NoMatchingRule",
+    "OrganisationService",
+    "OwnerMismatch",
+    "ServiceNotGranted",
+    "actor_key",
+    "check_org",
+    "member_key",
+    "organisations_for",
+    "role_from_rules",
+]
+
 EVENT_TYPE = "deployq.organisation.updated"
-CACHE_SECONDS = 30.0
-CACHE_SIZE = 10_000
-REPORT_EVERY = 10_000
-PLATFORM_GITHUB_FIELDS = ("owner_id",)
-log = logs.get("organisations")
 
 
 class Unchanged:
@@ -54,130 +71,8 @@ class Delete:
     """A decision that removes the record."""
 
 
-class OwnerMismatch(Forbidden):
-    code = "owner_mismatch"
-
-
-class NoMatchingRule(Forbidden):
-    code = "no_matching_rule"
-
-
 class ServiceNotGranted(Forbidden):
     code = "service_not_granted"
-
-
-@dataclass
-class CacheStats:
-    """Lookups of the record cache; logged every REPORT_EVERY lookups."""
-
-    hits: int = 0
-    misses: int = 0
-
-    def count(self, hit: bool) -> None:
-        if hit:
-            self.hits += 1
-        else:
-            self.misses += 1
-        lookups = self.hits + self.misses
-        if lookups % REPORT_EVERY == 0:
-            log.info(
-                "organisation record cache: %d lookups, hit rate %.4f",
-                lookups,
-                self.hits / lookups,
-            )
-
-
-class RecordCache:
-    """Records by organisation for at most `ttl` seconds (absent ones as their empty form)."""
-
-    def __init__(self, ttl: float = CACHE_SECONDS, size: int = CACHE_SIZE):
-        self.ttl, self.size = ttl, size
-        self.stats = CacheStats()
-        self._items: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, org: str) -> tuple[bool, dict[str, Any] | None]:
-        with self._lock:
-            item = self._items.get(org)
-            if item is None or item[0] < time.monotonic():
-                self.stats.count(hit=False)
-                return False, None
-            self.stats.count(hit=True)
-            return True, item[1]
-
-    def put(self, org: str, record: dict[str, Any]) -> None:
-        with self._lock:
-            if len(self._items) >= self.size:
-                now = time.monotonic()
-                self._items = {k: v for k, v in self._items.items() if v[0] >= now}
-                if len(self._items) >= self.size:
-                    self._items.pop(next(iter(self._items)))
-            self._items[org] = (time.monotonic() + self.ttl, record)
-
-    def forget(self, org: str) -> None:
-        with self._lock:
-            self._items.pop(org, None)
-
-
-def person_of(record: dict[str, Any], *, email: str | None = None, login: str | None = None):
-    """The member entry with this email or GitHub login (case-insensitive), else None."""
-    for member in record.get("members") or []:
-        if email and (member.get("email") or "").lower() == email.lower():
-            return member
-        if login and (member.get("github_login") or "").lower() == login.lower():
-            return member
-    return None
-
-
-def member_key(member: dict[str, Any]) -> str:
-    """One text per person: their email when they have one, else their GitHub login."""
-    if member.get("email"):
-        return f"email:{member['email'].lower()}"
-    return f"github:{member['github_login'].lower()}"
-
-
-def actor_key(actor: str) -> str:
-    """The person key of an actor with no member entry: emails and logins never collide."""
-    actor = actor.strip().lower()
-    return f"email:{actor}" if "@" in actor else f"github:{actor}"
-
-
-def role_from_rules(rules: list[dict[str, Any]], claims: dict[str, Any]) -> str | None:
-    """The role of the first rule matching the token's repository, ref and environment claims.
-
-    A rule with `environment` matches only tokens carrying that claim; one without matches
-    only tokens without it. None when no rule matches.
-    """
-    repository = str(claims.get("repository") or "")
-    ref = str(claims.get("ref") or "")
-    environment = claims.get("environment")
-    for rule in rules:
-        if not glob_match(rule["repository"], repository, ignore_case=True):
-            continue
-        if not glob_match(rule["ref"], ref):
-            continue
-        wanted = rule.get("environment")
-        if wanted is None:
-            if environment:
-                continue
-        elif not environment or not glob_match(wanted, str(environment), ignore_case=True):
-            continue
-        return rule["role"]
-    return None
-
-
-def encode_page_token(org: str) -> str:
-    return base64.urlsafe_b64encode(org.encode()).decode().rstrip("=")
-
-
-def decode_page_token(token: str) -> str:
-    try:
-        org = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        org = ""
-    if not ORG_NAME.match(org):
-        raise field_error("page_token", "not a page token this API returned")
-    return org.lower()
 
 
 class OrganisationService:
@@ -331,21 +226,8 @@ class OrganisationService:
         pinned = record["github"]["owner_id"]
         if pinned is None:
             pinned = self._pin_owner(org, owner_id, principal)
-        if pinned != owner_id:
-            raise OwnerMismatch(
-                f"tokens of {org} come from another GitHub owner (repository_owner_id "
-                f"{owner_id}, organisation pinned to {pinned})"
-            )
-        rules = record["github"]["rules"]
-        if not rules:
-            return "deployer"
-        role = role_from_rules(rules, claims)
-        if role is None:
-            raise NoMatchingRule(
-                f"no GitHub rule of {org} matches repository {claims.get('repository')!r}, "
-                f"ref {claims.get('ref')!r}, environment {claims.get('environment')!r}"
-            )
-        return role
+        check_owner(org, owner_id, pinned)
+        return github_role(org, record["github"]["rules"], claims)
 
     def _pin_owner(self, org: str, owner_id: str, principal: Principal) -> str:
         """Record the first owner id seen (creating the record); the pinned id after."""
@@ -443,55 +325,6 @@ class OrganisationService:
 
         _, after = self._change(org, decide, principal, meta)
         return normalised(org, after)
-
-
-def admins(record: dict[str, Any]) -> list[dict[str, Any]]:
-    return [m for m in record.get("members") or [] if m.get("role") == "admin"]
-
-
-def refuse_platform_fields(payload: dict[str, Any]) -> None:
-    """403 naming the first field an org admin may not change (environments, services, ...).
-
-    Unknown fields are left to the model's 400."""
-    for name, value in payload.items():
-        if name in ORG_ADMIN_FIELDS:
-            allowed = ORG_ADMIN_FIELDS[name]
-            if allowed is not None and isinstance(value, dict):
-                for sub in value:
-                    if sub not in allowed and sub in PLATFORM_GITHUB_FIELDS:
-                        raise _platform_only(f"{name}.{sub}")
-        elif name in RECORD_FIELDS:
-            raise _platform_only(name)
-
-
-def _platform_only(field: str) -> Forbidden:
-    return Forbidden(
-        f"{field} is granted by a platform admin; an organisation admin may change only "
-        "members and github.rules",
-        code="platform_admin_field",
-        details=[{"field": field, "error": "only platform admins may change it"}],
-    )
-
-
-def check_org(org: str) -> str:
-    if not isinstance(org, str) or not ORG_NAME.match(org):
-        raise field_error("org", "not an organisation name")
-    return org.lower()
-
-
-def validate(model, payload: Any):
-    """Validate a body with a model; 400 whose details name each field."""
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        details = []
-        for error in exc.errors(include_url=False, include_input=False):
-            where = ".".join(str(part) for part in error["loc"]) or "body"
-            details.append({"field": where, "error": error["msg"]})
-        summary = "; ".join(f"{d['field']}: {d['error']}" for d in details[:5])
-        raise BadRequest(
-            f"invalid organisation record: {summary}", code="validation_error", details=details
-        ) from None
 
 
 # The process's organisation service of a configuration (one cache per process).
