@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import signal
 import sys
@@ -30,17 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ORG = "acme"
+from scripts.demo_history import ORG, PEOPLE, REGION, iso, seed_history, taxonomy  # noqa: E402
+
 RUN_PROJECT = "acme-prod"
-REGION = "europe-west1"
-SERVICES = ("web", "api", "worker")
-ACCOUNTS = {"staging": "acme-staging", "production": "acme-prod"}
-PEOPLE = ("alice", "bob", "carol")
 REVISIONS = {
     "web": ("web-00041-old", "web-00042-new"),
     "api": ("api-00017-old", "api-00018-new"),
 }
-HISTORY_DAYS = 21
 
 
 # -- the fake's Cloud Run services and their traffic --------------------------------------
@@ -112,145 +107,6 @@ def run_fakes(port: int, seed: Path | None = None) -> int:
     return 0
 
 
-# -- history through the deployments handler, clock set back ------------------------------
-
-
-class Clock:
-    """shared.clock.utcnow replaced: the moment being replayed, or the real time."""
-
-    def __init__(self):
-        from shared import clock
-
-        self.real = clock.utcnow
-        self.moment: datetime | None = None
-        clock.utcnow = self
-
-    def __call__(self) -> datetime:
-        return self.moment or self.real()
-
-    def at(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def restore(self) -> None:
-        from shared import clock
-
-        clock.utcnow = self.real
-
-
-class History:
-    """The deployments function's own handler, called in-process with a chosen clock."""
-
-    def __init__(self, env: dict[str, str]):
-        import functions_framework
-
-        os.environ.update(env)
-        self.clock = Clock()
-        app = functions_framework.create_app(
-            "deployments", str(ROOT / "functions" / "deployments" / "main.py")
-        )
-        self.client = app.test_client()
-
-    def call(self, method: str, path: str, actor: str, body: dict | None = None) -> dict:
-        headers = {"X-Organisation": ORG, "X-Actor": actor, "User-Agent": "deployq-demo"}
-        response = self.client.open(path, method=method, json=body, headers=headers)
-        if response.status_code >= 300:
-            raise RuntimeError(f"{method} {path}: {response.status_code} {response.get_data(True)}")
-        return response.get_json()
-
-    def release(
-        self, moment: datetime, service: str, environment: str, version: int, outcome="deployed"
-    ) -> dict:
-        """Create a deployment at `moment` and take it through in_progress to `outcome`."""
-        actor = PEOPLE[version % len(PEOPLE)]
-        self.clock.at(moment)
-        record = self.call(
-            "POST",
-            "/v1/deployments",
-            f"{actor}",
-            {
-                **taxonomy(service, environment),
-                "version": f"1.{version}.0",
-                "environment": environment,
-                "commit_sha": f"{abs(hash((service, version))) % 16**10:010x}",
-                "commit_timestamp": iso(moment - timedelta(hours=2 + version % 5)),
-                "description": f"{service} 1.{version}.0",
-                "build_uri": f"https://github.com/acme/{service}/actions/runs/{1000 + version}",
-            },
-        )
-        self.clock.at(moment + timedelta(minutes=3))
-        self.call("PATCH", f"/v1/deployments/{record['id']}", "ci", {"status": "in_progress"})
-        self.clock.at(moment + timedelta(minutes=11))
-        notes = "smoke tests failed: 5xx on /checkout" if outcome == "failed" else None
-        patch = {"status": outcome, **({"notes": notes} if notes else {})}
-        return self.call("PATCH", f"/v1/deployments/{record['id']}", "ci", patch)
-
-    def close(self) -> None:
-        self.clock.restore()
-
-
-def taxonomy(service: str, environment: str) -> dict:
-    return {
-        "name": service,
-        "provider": "gcp",
-        "cloud_account_id": ACCOUNTS[environment],
-        "region": REGION,
-        "type": "k8s",
-    }
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def seed_history(env: dict[str, str], days: int = HISTORY_DAYS) -> dict:
-    """Weeks of releases; returns the ids of the restored failure and the rollback."""
-    rng = random.Random(7)
-    history = History(env)
-    now = datetime.now(UTC).replace(microsecond=0)
-    start = now - timedelta(days=days)
-    versions = dict.fromkeys(SERVICES, 0)
-    found: dict[str, str] = {}
-    try:
-        for day in range(days - 1):
-            base = start + timedelta(days=day, hours=9)
-            for n, service in enumerate(SERVICES):
-                if rng.random() < (0.35 if service == "worker" else 0.6):
-                    continue
-                versions[service] += 1
-                version = versions[service]
-                moment = base + timedelta(hours=n * 2, minutes=rng.randrange(50))
-                history.release(moment, service, "staging", version)
-                prod = moment + timedelta(hours=3)
-                if service == "api" and day == 9:
-                    failed = history.release(prod, service, "production", version, "failed")
-                    found["failure"] = failed["id"]
-                    versions[service] += 1
-                    fix = history.release(
-                        prod + timedelta(hours=2), service, "staging", versions[service]
-                    )
-                    restored = history.release(
-                        prod + timedelta(hours=3), service, "production", versions[service]
-                    )
-                    found["restored_by"] = restored["id"]
-                    found["fix_staging"] = fix["id"]
-                elif service == "web" and day == 14:
-                    bad = history.release(prod, service, "production", version)
-                    history.clock.at(prod + timedelta(hours=1))
-                    back = history.call("POST", f"/v1/deployments/{bad['id']}/rollback", "bob")
-                    history.clock.at(prod + timedelta(hours=1, minutes=4))
-                    history.call(
-                        "PATCH", f"/v1/deployments/{back['id']}", "ci", {"status": "deployed"}
-                    )
-                    found["rolled_back"] = bad["id"]
-                    found["rollback"] = back["id"]
-                else:
-                    history.release(prod, service, "production", version)
-        found["versions"] = versions
-    finally:
-        history.close()
-    return found
-
-
 # -- the present, over HTTP ---------------------------------------------------------------
 
 
@@ -271,79 +127,55 @@ class Http:
         return response.json() if response.content else None
 
 
+RUNBOOKS = [
+    {
+        "title": "api: 5xx after a release",
+        "service": "api",
+        "environment": "production",
+        "tags": ["errors", "rollback"],
+        "content": "# 5xx after a release\n\n1. Open the canary page and read the failing "
+        "check's **reason**.\n2. Roll back from the deployment page (*Roll back*, empty "
+        "version = previous).\n3. Check `db-connections` on the dashboard.\n\n"
+        "```\ndeployq deployments rollback --name api\n```\n",
+    },
+    {
+        "title": "web: slow pages",
+        "service": "web",
+        "tags": ["latency"],
+        "content": "## Slow pages\n\n- Compare **p99** of canary and stable.\n"
+        "- If only the canary is slow, abort it.\n- See [Cloud Run docs]"
+        "(https://cloud.google.com/run/docs).\n",
+    },
+    {
+        "title": "Freeze windows and overrides",
+        "content": "Only an *admin* may pass a freeze window, with an `override_reason`.",
+        "tags": ["policy"],
+    },
+]
+
+
 def seed_present(http: Http, versions: dict[str, int]) -> dict:
     """Runbooks, a production approval policy, waiting and running work; returns some ids."""
     ids: dict[str, object] = {}
-    runbooks = [
-        {
-            "title": "api: 5xx after a release",
-            "service": "api",
-            "environment": "production",
-            "tags": ["errors", "rollback"],
-            "content": "# 5xx after a release\n\n1. Open the canary page and read the failing "
-            "check's **reason**.\n2. Roll back from the deployment page (*Roll back*, empty "
-            "version = previous).\n3. Check `db-connections` on the dashboard.\n\n"
-            "```\ndeployq deployments rollback --name api\n```\n",
-        },
-        {
-            "title": "web: slow pages",
-            "service": "web",
-            "tags": ["latency"],
-            "content": "## Slow pages\n\n- Compare **p99** of canary and stable.\n"
-            "- If only the canary is slow, abort it.\n- See [Cloud Run docs]"
-            "(https://cloud.google.com/run/docs).\n",
-        },
-        {
-            "title": "Freeze windows and overrides",
-            "content": "Only an *admin* may pass a freeze window, with an `override_reason`.",
-            "tags": ["policy"],
-        },
-    ]
-    for runbook in runbooks:
+    for runbook in RUNBOOKS:
         http.call("deployments", "POST", "/v1/runbooks", runbook)
     # Waiting work in staging: three scheduled releases of worker (older ones skip when
     # the newest is deployed) and one in progress.
     for step in range(1, 4):
-        versions["worker"] += 1
-        http.call(
-            "deployments",
-            "POST",
-            "/v1/deployments",
-            {
-                **taxonomy("worker", "staging"),
-                "version": f"1.{versions['worker']}.0",
-                "environment": "staging",
-                "commit_timestamp": iso(datetime.now(UTC) - timedelta(hours=step)),
-            },
-            actor=PEOPLE[step % 3],
-        )
-    versions["api"] += 1
-    running = http.call(
-        "deployments",
-        "POST",
-        "/v1/deployments",
-        {
-            **taxonomy("api", "staging"),
-            "version": f"1.{versions['api']}.0",
-            "environment": "staging",
-        },
-    )
+        committed = iso(datetime.now(UTC) - timedelta(hours=step))
+        queue(http, versions, "worker", "staging", PEOPLE[step % 3], commit_timestamp=committed)
+    running = queue(http, versions, "api", "staging")
     http.call("deployments", "PATCH", f"/v1/deployments/{running['id']}", {"status": "in_progress"})
     # The canaries' deployments exist before production requires approval.
     for service in REVISIONS:
-        versions[service] += 1
-        record = http.call(
-            "deployments",
-            "POST",
-            "/v1/deployments",
-            {
-                **taxonomy(service, "production"),
-                "version": f"1.{versions[service]}.0",
-                "environment": "production",
-                "commit_timestamp": iso(datetime.now(UTC) - timedelta(hours=1)),
-                "description": f"{service} through a canary",
-            },
-            actor="carol",
+        record = queue(
+            http,
+            versions,
+            service,
+            "production",
+            "carol",
+            commit_timestamp=iso(datetime.now(UTC) - timedelta(hours=1)),
+            description=f"{service} through a canary",
         )
         ids[f"canary_deployment_{service}"] = record["id"]
     http.call(
@@ -354,22 +186,24 @@ def seed_present(http: Http, versions: dict[str, int]) -> dict:
     )
     pending = []
     for service in ("worker", "web"):
-        versions[service] += 1
-        record = http.call(
-            "deployments",
-            "POST",
-            "/v1/deployments",
-            {
-                **taxonomy(service, "production"),
-                "version": f"1.{versions[service]}.0",
-                "environment": "production",
-                "description": f"{service} waiting for approval",
-            },
-            actor="alice",
-        )
-        pending.append(record["id"])
+        waiting = f"{service} waiting for approval"
+        pending.append(queue(http, versions, service, "production", description=waiting)["id"])
     ids["pending"] = pending
     return ids
+
+
+def queue(
+    http: Http, versions: dict[str, int], service: str, environment: str, actor="alice", **fields
+) -> dict:
+    """Queue the next version of `service` in `environment` as `actor`."""
+    versions[service] += 1
+    body = {
+        **taxonomy(service, environment),
+        "version": f"1.{versions[service]}.0",
+        "environment": environment,
+        **fields,
+    }
+    return http.call("deployments", "POST", "/v1/deployments", body, actor=actor)
 
 
 def seed_data(env: dict[str, str]) -> None:

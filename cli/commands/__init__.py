@@ -7,9 +7,12 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from cli.runtime import Runtime
 
 
 def leaf(
@@ -67,3 +70,30 @@ def read_json_file(path: str) -> Any:
 
 def drop_none(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
+
+
+def missing_flags(values: dict[str, Any], *, empty_allowed: bool = False) -> list[str]:
+    """The flags of `{flag: value}` not given: None, and '' too unless `empty_allowed`."""
+    return [
+        flag for flag, value in values.items() if value is None or (not empty_allowed and not value)
+    ]
+
+
+def list_pages(
+    rt: Runtime, path: str, params: dict[str, Any], render: Callable[[list], None], what: str
+) -> int:
+    """A listing of the deployments function: one page, or every page with `--all`; the
+    next page's token on stderr when more are left."""
+    a = rt.args
+    items, next_token = [], None
+    while True:
+        response = rt.client("deployments").request("GET", path, params=params)
+        items.extend(response.json())
+        next_token = response.headers.get("X-Next-Page-Token")
+        if not (a.all and next_token):
+            break
+        params["page_token"] = next_token
+    rt.emit(items, render)
+    if next_token and not a.all:
+        rt.progress(f"more {what}: --page-token {next_token} (or --all)")
+    return 0

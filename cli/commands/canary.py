@@ -77,20 +77,20 @@ def compare_arguments(p) -> None:
     )
 
 
-def render_canary(rt: Runtime, canary: dict[str, Any]) -> None:
-    rt.record(
-        canary,
-        [f for f in FIELDS if f in canary]
-        + [f for f in canary if f not in FIELDS and f != "checks"],
-    )
-    checks = canary.get("checks") or []
-    if checks:
-        rt.say("\nchecks:")
-        rt.table(checks, CHECK_COLUMNS)
+def check_arguments(p) -> None:
+    """The rollout's steps and pace, and the thresholds of its checks (rollout and release)."""
+    p.add_argument("--steps", type=steps, help="traffic percentages, e.g. 10,50 (default 10)")
+    p.add_argument("--step-minutes", type=float)
+    p.add_argument("--interval-seconds", type=float)
+    p.add_argument("--max-error-rate-pct", type=float)
+    p.add_argument("--max-p95-ms", type=float)
+    p.add_argument("--max-p99-ms", type=float)
+    p.add_argument("--min-requests", type=int)
+    p.add_argument("--on-no-data", choices=("rollback", "hold"))
 
 
-def start(rt: Runtime) -> int:
-    a = rt.args
+def checks_of(a: argparse.Namespace) -> dict[str, Any]:
+    """The body fields of `check_arguments` and `compare_arguments` (None: not given)."""
     thresholds = drop_none(
         {
             "max_error_rate_pct": a.max_error_rate_pct,
@@ -105,6 +105,30 @@ def start(rt: Runtime) -> int:
             "p99_margin_pct": a.compare_p99_margin_pct,
         }
     )
+    return {
+        "steps": a.steps,
+        "step_minutes": a.step_minutes,
+        "interval_seconds": a.interval_seconds,
+        "thresholds": thresholds or None,
+        "on_no_data": a.on_no_data,
+        "compare_to_stable": compare or None,
+    }
+
+
+def render_canary(rt: Runtime, canary: dict[str, Any]) -> None:
+    rt.record(
+        canary,
+        [f for f in FIELDS if f in canary]
+        + [f for f in canary if f not in FIELDS and f != "checks"],
+    )
+    checks = canary.get("checks") or []
+    if checks:
+        rt.say("\nchecks:")
+        rt.table(checks, CHECK_COLUMNS)
+
+
+def start(rt: Runtime) -> int:
+    a = rt.args
     body = drop_none(
         {
             "project": a.project,
@@ -115,12 +139,7 @@ def start(rt: Runtime) -> int:
             "deployment_id": a.deployment_id,
             "environment": a.environment,
             "strategy": a.strategy,
-            "steps": a.steps,
-            "step_minutes": a.step_minutes,
-            "interval_seconds": a.interval_seconds,
-            "thresholds": thresholds or None,
-            "on_no_data": a.on_no_data,
-            "compare_to_stable": compare or None,
+            **checks_of(a),
             "consecutive_error_limit": a.consecutive_error_limit,
             "verify": drop_none({"path": a.verify_path, "timeout_seconds": a.verify_timeout})
             if a.verify_path
@@ -152,13 +171,16 @@ def status(rt: Runtime) -> int:
 
 
 def promote(rt: Runtime) -> int:
-    canary = rt.client("canary").call("POST", f"/v1/canaries/{rt.args.canary_id}/promote")
-    rt.emit(canary, lambda c: render_canary(rt, c))
-    return 0
+    return act(rt, "promote")
 
 
 def abort(rt: Runtime) -> int:
-    canary = rt.client("canary").call("POST", f"/v1/canaries/{rt.args.canary_id}/abort")
+    return act(rt, "abort")
+
+
+def act(rt: Runtime, action: str) -> int:
+    """POST a canary's `promote` or `abort` and show the canary it answers."""
+    canary = rt.client("canary").call("POST", f"/v1/canaries/{rt.args.canary_id}/{action}")
     rt.emit(canary, lambda c: render_canary(rt, c))
     return 0
 
@@ -228,14 +250,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     p.add_argument("--deployment-id", help="deployq deployment marked deployed/failed at the end")
     p.add_argument("--environment")
     p.add_argument("--strategy", choices=("canary", "blue_green", "all_at_once"))
-    p.add_argument("--steps", type=steps, help="traffic percentages, e.g. 10,50 (default 10)")
-    p.add_argument("--step-minutes", type=float)
-    p.add_argument("--interval-seconds", type=float)
-    p.add_argument("--max-error-rate-pct", type=float)
-    p.add_argument("--max-p95-ms", type=float)
-    p.add_argument("--max-p99-ms", type=float)
-    p.add_argument("--min-requests", type=int)
-    p.add_argument("--on-no-data", choices=("rollback", "hold"))
+    check_arguments(p)
     p.add_argument(
         "--keep-canary-on-rollback",
         action="store_true",

@@ -6,7 +6,7 @@ import argparse
 import uuid
 from typing import Any
 
-from cli.commands import drop_none, group, leaf
+from cli.commands import drop_none, group, leaf, list_pages, missing_flags
 from cli.errors import UsageError
 from cli.runtime import Runtime
 
@@ -99,18 +99,9 @@ def list_deployments(rt: Runtime) -> int:
         "limit": a.limit,
         "page_token": a.page_token,
     }
-    items, next_token = [], None
-    while True:
-        response = rt.client("deployments").request("GET", "/v1/deployments", params=params)
-        items.extend(response.json())
-        next_token = response.headers.get("X-Next-Page-Token")
-        if not (a.all and next_token):
-            break
-        params["page_token"] = next_token
-    rt.emit(items, lambda rows: rt.table(rows, COLUMNS))
-    if next_token and not a.all:
-        rt.progress(f"more deployments: --page-token {next_token} (or --all)")
-    return 0
+    return list_pages(
+        rt, "/v1/deployments", params, lambda rows: rt.table(rows, COLUMNS), "deployments"
+    )
 
 
 def show(rt: Runtime) -> int:
@@ -178,16 +169,15 @@ def rollback(rt: Runtime) -> int:
             params={"target_version": a.target_version},
         )
     else:
-        missing = [
-            flag
-            for flag, value in (
-                ("--name", a.name),
-                ("--provider", a.provider),
-                ("--cloud-account-id", a.cloud_account_id),
-                ("--region", a.region),
-            )
-            if value is None
-        ]
+        missing = missing_flags(
+            {
+                "--name": a.name,
+                "--provider": a.provider,
+                "--cloud-account-id": a.cloud_account_id,
+                "--region": a.region,
+            },
+            empty_allowed=True,
+        )
         if missing:
             raise UsageError(
                 "rollback needs a deployment id, or the taxonomy: missing "

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cli.commands import group, leaf, read_json_file, read_text
+from cli.commands import group, leaf, list_pages, read_json_file, read_text
 from cli.errors import UsageError
 from cli.runtime import Runtime
 
@@ -66,37 +67,42 @@ def render_record(rt: Runtime, d: dict[str, Any]) -> None:
 
 
 def org_show(rt: Runtime) -> int:
-    data = rt.client("deployments").call("GET", "/v1/organisation")
-    rt.emit(data, lambda d: render_record(rt, d))
-    return 0
+    return show_record(rt, "GET", "/v1/organisation")
 
 
 def org_members(rt: Runtime) -> int:
     """List members, or replace them from a file (org admins)."""
-    client = rt.client("deployments")
-    if rt.args.file:
-        members = read_document(rt.args.file)
-        if isinstance(members, dict) and "members" in members:
-            members = members["members"]
-        data = client.call("PATCH", "/v1/organisation", json={"members": members})
-    else:
-        data = client.call("GET", "/v1/organisation")
+    data = own_record(rt, "members", lambda members: {"members": members})
     rt.emit(data.get("members") or [], lambda rows: rt.table(rows, MEMBER_COLUMNS))
     return 0
 
 
 def org_rules(rt: Runtime) -> int:
     """List GitHub trust rules, or replace them from a file (org admins)."""
-    client = rt.client("deployments")
-    if rt.args.file:
-        rules = read_document(rt.args.file)
-        if isinstance(rules, dict) and "rules" in rules:
-            rules = rules["rules"]
-        data = client.call("PATCH", "/v1/organisation", json={"github": {"rules": rules}})
-    else:
-        data = client.call("GET", "/v1/organisation")
+    data = own_record(rt, "rules", lambda rules: {"github": {"rules": rules}})
     rules = (data.get("github") or {}).get("rules") or []
     rt.emit(rules, lambda rows: rt.table(rows, RULE_COLUMNS))
+    return 0
+
+
+def own_record(rt: Runtime, key: str, patch: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """The caller's organisation record; with `--file`, after replacing its `key` list with
+    the file's (a list, or an object holding it under `key`)."""
+    client = rt.client("deployments")
+    if not rt.args.file:
+        return client.call("GET", "/v1/organisation")
+    value = read_document(rt.args.file)
+    if isinstance(value, dict) and key in value:
+        value = value[key]
+    return client.call("PATCH", "/v1/organisation", json=patch(value))
+
+
+def show_record(rt: Runtime, method: str, path: str, body: Any = None) -> int:
+    """Call the deployments function and show the organisation record it answers."""
+    data = rt.client("deployments").call(
+        method, path, **({"json": body} if body is not None else {})
+    )
+    rt.emit(data, lambda d: render_record(rt, d))
     return 0
 
 
@@ -112,33 +118,24 @@ def summary(d: dict[str, Any]) -> dict[str, Any]:
 def orgs_list(rt: Runtime) -> int:
     a = rt.args
     params: dict[str, Any] = {"limit": a.limit, "page_token": a.page_token}
-    items, next_token = [], None
-    while True:
-        response = rt.client("deployments").request("GET", "/v1/organisations", params=params)
-        items.extend(response.json())
-        next_token = response.headers.get("X-Next-Page-Token")
-        if not (a.all and next_token):
-            break
-        params["page_token"] = next_token
-    rt.emit(items, lambda rows: rt.table([summary(r) for r in rows], ORG_COLUMNS))
-    if next_token and not a.all:
-        rt.progress(f"more organisations: --page-token {next_token} (or --all)")
-    return 0
+    return list_pages(
+        rt,
+        "/v1/organisations",
+        params,
+        lambda rows: rt.table([summary(r) for r in rows], ORG_COLUMNS),
+        "organisations",
+    )
 
 
 def orgs_show(rt: Runtime) -> int:
-    data = rt.client("deployments").call("GET", f"/v1/organisations/{rt.args.name}")
-    rt.emit(data, lambda d: render_record(rt, d))
-    return 0
+    return show_record(rt, "GET", f"/v1/organisations/{rt.args.name}")
 
 
 def orgs_set(rt: Runtime) -> int:
     body = read_document(rt.args.file)
     if not isinstance(body, dict):
         raise UsageError(f"{rt.args.file} must hold one object (the organisation record)")
-    data = rt.client("deployments").call("PUT", f"/v1/organisations/{rt.args.name}", json=body)
-    rt.emit(data, lambda d: render_record(rt, d))
-    return 0
+    return show_record(rt, "PUT", f"/v1/organisations/{rt.args.name}", body)
 
 
 def orgs_delete(rt: Runtime) -> int:

@@ -9,8 +9,13 @@ import uuid
 from typing import Any, TextIO
 
 from cli.action.summary import check_line
-from cli.commands import drop_none, leaf
-from cli.commands.canary import compare_arguments, render_canary, steps
+from cli.commands import drop_none, leaf, missing_flags
+from cli.commands.canary import (
+    check_arguments,
+    checks_of,
+    compare_arguments,
+    render_canary,
+)
 from cli.commands.deployments import PROVIDERS, TYPES
 from cli.errors import EXIT_FAILURE, ApiFailure, UsageError
 from cli.flow import Release, ReleaseFailed, Watcher, canary_timeout_seconds, taxonomy_of
@@ -93,16 +98,9 @@ def clock_text(seconds: float) -> str:
 
 
 def deployment_body(a: argparse.Namespace) -> dict[str, Any]:
-    missing = [
-        flag
-        for flag, value in (
-            ("--name", a.name),
-            ("--version", a.version),
-            ("--provider", a.provider),
-            ("--type", a.type),
-        )
-        if not value
-    ]
+    missing = missing_flags(
+        {"--name": a.name, "--version": a.version, "--provider": a.provider, "--type": a.type}
+    )
     if missing:
         raise UsageError(
             "a release needs --deployment-id, or the deployment to queue: missing "
@@ -131,20 +129,6 @@ def canary_body(a: argparse.Namespace, deployment: dict[str, Any]) -> dict[str, 
     if not project or not region:
         raise UsageError("the canary needs --project and --region (or a deployment with them)")
     strategy = "all_at_once" if a.skip_canary else a.strategy
-    thresholds = drop_none(
-        {
-            "max_error_rate_pct": a.max_error_rate_pct,
-            "max_p95_ms": a.max_p95_ms,
-            "max_p99_ms": a.max_p99_ms,
-            "min_requests": a.min_requests,
-        }
-    )
-    compare = drop_none(
-        {
-            "error_rate_margin_pct": a.compare_error_margin_pct,
-            "p99_margin_pct": a.compare_p99_margin_pct,
-        }
-    )
     return drop_none(
         {
             "project": project,
@@ -154,12 +138,7 @@ def canary_body(a: argparse.Namespace, deployment: dict[str, Any]) -> dict[str, 
             "stable_revision": a.stable_revision,
             "deployment_id": deployment["id"],
             "strategy": strategy,
-            "steps": a.steps,
-            "step_minutes": a.step_minutes,
-            "interval_seconds": a.interval_seconds,
-            "thresholds": thresholds or None,
-            "on_no_data": a.on_no_data,
-            "compare_to_stable": compare or None,
+            **checks_of(a),
             "verify": {"path": a.verify_path} if a.verify_path else None,
         }
     )
@@ -289,14 +268,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         action="store_true",
         help="all traffic at once (all_at_once), still checked",
     )
-    c.add_argument("--steps", type=steps, help="traffic percentages, e.g. 10,50 (default 10)")
-    c.add_argument("--step-minutes", type=float)
-    c.add_argument("--interval-seconds", type=float)
-    c.add_argument("--max-error-rate-pct", type=float)
-    c.add_argument("--max-p95-ms", type=float)
-    c.add_argument("--max-p99-ms", type=float)
-    c.add_argument("--min-requests", type=int)
-    c.add_argument("--on-no-data", choices=("rollback", "hold"))
+    check_arguments(c)
     compare_arguments(c)
     c.add_argument("--verify-path", help="GET this path on the new revision before any traffic")
     c.add_argument(

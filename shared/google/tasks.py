@@ -106,26 +106,22 @@ class TaskQueue:
 
     def delete(self, task: str) -> bool:
         """Delete a pending task; False when it no longer exists (ran, or never did)."""
-        from google.api_core import exceptions
-
-        try:
-            self._client().delete_task(name=self.task_name(task))
-        except exceptions.NotFound:
-            return False
-        except exceptions.GoogleAPIError as exc:
-            raise _unavailable("delete", task, exc) from None
-        return True
+        return self._on_task("delete_task", "delete", task)
 
     def exists(self, task: str) -> bool:
         """Whether the task is still waiting for (another) delivery."""
+        return self._on_task("get_task", "read", task)
+
+    def _on_task(self, method: str, verb: str, task: str) -> bool:
+        """Call the client's `method` on the task; False when the task does not exist."""
         from google.api_core import exceptions
 
         try:
-            self._client().get_task(name=self.task_name(task))
+            getattr(self._client(), method)(name=self.task_name(task))
         except exceptions.NotFound:
             return False
         except exceptions.GoogleAPIError as exc:
-            raise _unavailable("read", task, exc) from None
+            raise _unavailable(verb, task, exc) from None
         return True
 
     def max_attempts(self) -> int | None:

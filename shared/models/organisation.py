@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Annotated, Any, Optional
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -38,12 +39,20 @@ EMAIL = re.compile(r"^[^@\s]{1,200}@[^@\s]{1,200}$")
 OWNER_ID = re.compile(r"^[0-9]{1,20}$")
 GLOB_CHARS = re.compile(r"^[A-Za-z0-9_.*/@:+=~-]{1,256}$")
 
-Role = Annotated[str, StringConstraints(strict=True)]
-
 
 def _role(value: str) -> str:
     if value not in ROLES:
         raise ValueError(f"unknown role {value!r}; use one of {', '.join(ROLES)}")
+    return value
+
+
+Role = Annotated[str, StringConstraints(strict=True), AfterValidator(_role)]
+
+
+def _matched(pattern: re.Pattern[str], value: str, message: str) -> str:
+    """`value` when `pattern` matches it; ValueError(message) otherwise."""
+    if not pattern.match(value):
+        raise ValueError(message)
     return value
 
 
@@ -92,16 +101,14 @@ class EnvironmentTarget(BaseModel):
     @field_validator("project")
     @classmethod
     def _project(cls, value: str) -> str:
-        if not PROJECT_ID.match(value):
-            raise ValueError("not a Google Cloud project id")
-        return value
+        return _matched(PROJECT_ID, value, "not a Google Cloud project id")
 
     @field_validator("database")
     @classmethod
     def _database(cls, value: str) -> str:
-        if not DATABASE_ID.match(value):
-            raise ValueError("not a Firestore database id ((default) or a-z, 0-9, -)")
-        return value
+        return _matched(
+            DATABASE_ID, value, "not a Firestore database id ((default) or a-z, 0-9, -)"
+        )
 
 
 class Member(BaseModel):
@@ -116,25 +123,12 @@ class Member(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not EMAIL.match(value):
-            raise ValueError("not an email address")
-        return value.lower()
+        return None if value is None else _matched(EMAIL, value, "not an email address").lower()
 
     @field_validator("github_login")
     @classmethod
     def _login(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not GITHUB_LOGIN.match(value):
-            raise ValueError("not a GitHub login")
-        return value
-
-    @field_validator("role")
-    @classmethod
-    def _role(cls, value: str) -> str:
-        return _role(value)
+        return None if value is None else _matched(GITHUB_LOGIN, value, "not a GitHub login")
 
     @model_validator(mode="after")
     def _identity(self) -> Member:
@@ -164,11 +158,6 @@ class GithubRule(BaseModel):
     @classmethod
     def _environment(cls, value: str | None) -> str | None:
         return None if value is None else check_glob(value)
-
-    @field_validator("role")
-    @classmethod
-    def _role(cls, value: str) -> str:
-        return _role(value)
 
 
 class GithubTrust(BaseModel):
