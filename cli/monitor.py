@@ -88,12 +88,43 @@ class CanaryMonitor:
             raise _google_failure(exc) from None
 
     def _run(self) -> int:
-        from shared import clock
         from shared.canary import plan
-        from shared.canary.verdict import decide as judge
+
+        a = self.a
+        stable, percent = self._prepare()
+        started = self.now()
+        record = self._record(percent, started)
+        self.rt.progress(
+            f"monitoring {a.revision} ({percent}% of traffic) against {stable} for "
+            f"{a.duration:g} min, a check every {a.interval:g} s: error rate > "
+            f"{self.thresholds.max_error_rate_pct:g}%, p95 > {self.thresholds.max_p95_ms:g} ms or "
+            f"p99 > {self.thresholds.max_p99_ms:g} ms rolls back; at least "
+            f"{self.thresholds.min_requests} requests per check"
+        )
+        window_start, next_check = started, started
+        while True:
+            next_check += timedelta(seconds=a.interval)
+            wait = (next_check - self.now()).total_seconds()
+            if wait > 0:
+                self.rt.sleep(wait)
+            at = self.now()
+            verdict, decision = self._check(record, stable, window_start, at)
+            if verdict.query_failed:
+                record["consecutive_errors"] += 1
+            else:
+                record["consecutive_errors"] = 0
+                window_start = at
+            if decision.action == plan.Action.promote:
+                return self._finish("promoted", decision.reason, stable, 100)
+            if decision.action == plan.Action.rollback:
+                return self._finish("rolled_back", decision.reason, stable, 0)
+            if decision.action == plan.Action.hold:
+                return self._finish("held", decision.reason, stable, None)
+
+    def _prepare(self) -> tuple[str, int]:
+        """Check the service and revisions, set the canary's traffic if asked; (stable
+        revision, the canary's share of traffic)."""
         from shared.google.cloud_run import NotFoundError
-        from shared.google.monitoring import MonitoringError
-        from shared.models.canary import Sample
 
         a = self.a
         try:
@@ -117,8 +148,14 @@ class CanaryMonitor:
                 f"warning: {a.revision} serves 0% of traffic; it cannot reach "
                 f"--min-requests (use --traffic-percent)"
             )
-        started = self.now()
-        record = {
+        return stable, percent
+
+    def _record(self, percent: int, started) -> dict[str, Any]:
+        """The canary record the plan decides over: one step at the current share."""
+        from shared import clock
+
+        a = self.a
+        return {
             "status": "progressing",
             "strategy": "canary",
             "steps": [percent],
@@ -131,57 +168,43 @@ class CanaryMonitor:
             "consecutive_errors": 0,
             "consecutive_error_limit": a.consecutive_error_limit,
         }
-        self.rt.progress(
-            f"monitoring {a.revision} ({percent}% of traffic) against {stable} for "
-            f"{a.duration:g} min, a check every {a.interval:g} s: error rate > "
-            f"{self.thresholds.max_error_rate_pct:g}%, p95 > {self.thresholds.max_p95_ms:g} ms or "
-            f"p99 > {self.thresholds.max_p99_ms:g} ms rolls back; at least "
-            f"{self.thresholds.min_requests} requests per check"
+
+    def _check(self, record: dict[str, Any], stable: str, window_start, at):
+        """One check of the window: read both revisions, judge, decide; (verdict, decision)."""
+        from shared import clock
+        from shared.canary import plan
+        from shared.canary.verdict import decide as judge
+        from shared.google.monitoring import MonitoringError
+        from shared.models.canary import Sample
+
+        a = self.a
+        query_error, figures = None, {}
+        try:
+            figures = self.monitoring.read_revisions(
+                a.project_id, a.region, a.service, [a.revision, stable], window_start, at
+            )
+        except MonitoringError as exc:
+            query_error = str(exc)
+        canary, baseline = figures.get(a.revision, Sample()), figures.get(stable, Sample())
+        verdict = judge(self.thresholds, canary, baseline, self.compare, query_error)
+        decision = plan.decide(record, at, verdict)
+        self.checks.append(
+            {
+                "number": len(self.checks) + 1,
+                "at": clock.to_text(at),
+                "window": {"start": clock.to_text(window_start), "end": clock.to_text(at)},
+                **canary.to_dict(),
+                "stable": baseline.to_dict(),
+                "verdict": verdict.verdict.value,
+                "reason": verdict.reason,
+                "decision": decision.reason,
+            }
         )
-        window_start, next_check = started, started
-        while True:
-            next_check += timedelta(seconds=a.interval)
-            wait = (next_check - self.now()).total_seconds()
-            if wait > 0:
-                self.rt.sleep(wait)
-            at = self.now()
-            query_error, figures = None, {}
-            try:
-                figures = self.monitoring.read_revisions(
-                    a.project_id, a.region, a.service, [a.revision, stable], window_start, at
-                )
-            except MonitoringError as exc:
-                query_error = str(exc)
-            canary, baseline = figures.get(a.revision, Sample()), figures.get(stable, Sample())
-            verdict = judge(self.thresholds, canary, baseline, self.compare, query_error)
-            decision = plan.decide(record, at, verdict)
-            self.checks.append(
-                {
-                    "number": len(self.checks) + 1,
-                    "at": clock.to_text(at),
-                    "window": {"start": clock.to_text(window_start), "end": clock.to_text(at)},
-                    **canary.to_dict(),
-                    "stable": baseline.to_dict(),
-                    "verdict": verdict.verdict.value,
-                    "reason": verdict.reason,
-                    "decision": decision.reason,
-                }
-            )
-            self.rt.progress(
-                f"check {len(self.checks)}: {verdict.verdict.value}: "
-                f"{verdict.reason} -> {decision.action.value}"
-            )
-            if verdict.query_failed:
-                record["consecutive_errors"] += 1
-            else:
-                record["consecutive_errors"] = 0
-                window_start = at
-            if decision.action == plan.Action.promote:
-                return self._finish("promoted", decision.reason, stable, 100)
-            if decision.action == plan.Action.rollback:
-                return self._finish("rolled_back", decision.reason, stable, 0)
-            if decision.action == plan.Action.hold:
-                return self._finish("held", decision.reason, stable, None)
+        self.rt.progress(
+            f"check {len(self.checks)}: {verdict.verdict.value}: "
+            f"{verdict.reason} -> {decision.action.value}"
+        )
+        return verdict, decision
 
     def _stable_of(self, state) -> str:
         shares: dict[str, int] = {}

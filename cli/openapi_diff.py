@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from cli.openapi_schemas import Resolver, content, fmt, hashable, json_type, uncovered
+
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # limit -> True when a larger value is tighter (for requests)
 LIMITS = {
@@ -67,41 +69,10 @@ def path_key(path: str) -> str:
     return re.sub(r"\{[^}/]*\}", "{}", path.rstrip("/") or "/")
 
 
-class _Resolver:
-    def __init__(self, doc: dict[str, Any]):
-        self.doc = doc
-
-    def __call__(self, node: Any) -> Any:
-        seen: set[str] = set()
-        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
-            ref = node["$ref"]
-            if ref in seen or not ref.startswith("#"):
-                return {}
-            seen.add(ref)
-            target = self._pointer(ref)
-            extra = {k: v for k, v in node.items() if k != "$ref"}
-            node = {**target, **extra} if isinstance(target, dict) and extra else target
-        return node
-
-    def _pointer(self, ref: str) -> Any:
-        node: Any = self.doc
-        for part in ref[1:].split("/"):
-            if not part:
-                continue
-            part = part.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                return {}
-        return node
-
-
 class _Differ:
     def __init__(self, old: dict[str, Any], new: dict[str, Any]):
         self.old, self.new = old or {}, new or {}
-        self.r_old, self.r_new = _Resolver(self.old), _Resolver(self.new)
+        self.r_old, self.r_new = Resolver(self.old), Resolver(self.new)
         self.changes: list[Change] = []
 
     def add(self, breaking: bool, operation: str, location: str, message: str) -> None:
@@ -215,8 +186,8 @@ class _Differ:
             if code not in new:
                 self.add(True, op, label, "success response removed")
                 continue
-            old_content = _content(self.r_old(old_response))
-            new_content = _content(self.r_new(new[code]))
+            old_content = content(self.r_old(old_response))
+            new_content = content(self.r_new(new[code]))
             for media, old_media in old_content.items():
                 if media not in new_content:
                     self.add(True, op, label, f"content type {media} no longer returned")
@@ -269,7 +240,7 @@ class _Differ:
                     kind = "array"
                 elif "enum" in alt or "const" in alt:
                     values = alt.get("enum", [alt.get("const")])
-                    kind = sorted({_json_type(v) for v in values})
+                    kind = sorted({json_type(v) for v in values})
                 else:
                     return None
             found.update([kind] if isinstance(kind, str) else kind)
@@ -282,9 +253,9 @@ class _Differ:
         values: set[Any] = set()
         for alt in alternatives:
             if "enum" in alt:
-                values.update(_hashable(v) for v in alt["enum"])
+                values.update(hashable(v) for v in alt["enum"])
             elif "const" in alt:
-                values.add(_hashable(alt["const"]))
+                values.add(hashable(alt["const"]))
             elif alt.get("type") == "null":
                 values.add(None)
             else:
@@ -311,17 +282,17 @@ class _Differ:
         old_types, new_types = self._types(olds), self._types(news)
         if direction == "request":
             if old_types is not None or new_types is not None:
-                lost = _uncovered(old_types, new_types)
+                lost = uncovered(old_types, new_types)
                 if lost:
                     self.add(
                         True,
                         op,
                         where,
-                        f"type narrowed from {_fmt(old_types)} to {_fmt(new_types)}",
+                        f"type narrowed from {fmt(old_types)} to {fmt(new_types)}",
                     )
                     return
         else:
-            gained = _uncovered(new_types, old_types) if old_types is not None else set()
+            gained = uncovered(new_types, old_types) if old_types is not None else set()
             if new_types is not None and gained:
                 made_nullable = gained == {"null"}
                 self.add(
@@ -330,7 +301,7 @@ class _Differ:
                     where,
                     "may now be null"
                     if made_nullable
-                    else f"type changed from {_fmt(old_types)} to {_fmt(new_types)}",
+                    else f"type changed from {fmt(old_types)} to {fmt(new_types)}",
                 )
                 if not made_nullable:
                     return
@@ -350,17 +321,17 @@ class _Differ:
         old_enum, new_enum = self._enum(olds), self._enum(news)
         if direction == "request":
             if new_enum is not None and old_enum is None:
-                self.add(True, op, where, "now restricted to " + _fmt(new_enum))
+                self.add(True, op, where, "now restricted to " + fmt(new_enum))
             elif new_enum is not None and old_enum is not None and old_enum - new_enum:
-                self.add(True, op, where, "enum values removed: " + _fmt(old_enum - new_enum))
+                self.add(True, op, where, "enum values removed: " + fmt(old_enum - new_enum))
             elif new_enum is not None and old_enum is not None and new_enum - old_enum:
-                self.add(False, op, where, "enum values added: " + _fmt(new_enum - old_enum))
+                self.add(False, op, where, "enum values added: " + fmt(new_enum - old_enum))
         elif old_enum is not None and new_enum is not None and new_enum - old_enum:
             self.add(
                 False,
                 op,
                 where,
-                "new enum values a client may not know: " + _fmt(new_enum - old_enum),
+                "new enum values a client may not know: " + fmt(new_enum - old_enum),
             )
 
     def limits(self, op: str, where: str, olds: list, news: list) -> None:
@@ -414,47 +385,3 @@ class _Differ:
                     self.add(False, op, label, "response field added")
             if name in old_props and name in new_props:
                 self.schema(op, label, old_props[name], new_props[name], direction, depth + 1)
-
-
-def _content(response: Any) -> dict[str, Any]:
-    """A response's media types; Swagger 2.0's bare `schema` counts as application/json."""
-    if not isinstance(response, dict):
-        return {}
-    if "content" in response:
-        return response.get("content") or {}
-    if "schema" in response:
-        return {"application/json": {"schema": response["schema"]}}
-    return {}
-
-
-def _uncovered(have: set[str] | None, other: set[str] | None) -> set[str]:
-    """Types in `have` that `other` does not allow (integer is covered by number)."""
-    if have is None:
-        return set() if other is None else {"any"}
-    if other is None:
-        return set()
-    return {t for t in have if t not in other and not (t == "integer" and "number" in other)}
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-def _hashable(value: Any) -> Any:
-    return repr(value) if isinstance(value, (dict, list)) else value
-
-
-def _fmt(values: Iterable[Any] | None) -> str:
-    if values is None:
-        return "any"
-    return ", ".join(sorted(str(v) for v in values))

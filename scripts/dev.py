@@ -148,6 +148,33 @@ def stop_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def start_fakes(log_dir: Path) -> Process | None:
+    """The Google API fake (with the demo's services unless DEMO=0); None without tests/fakes."""
+    if not (ROOT / "tests" / "fakes" / "__main__.py").exists():
+        return None
+    seed = log_dir.parent / "fake-services.json"
+    seed.write_text(json.dumps({"services": SERVICES}))
+    fakes = Process(
+        [sys.executable, "scripts/demo.py", "fakes", "--port", str(FAKES_PORT)]
+        + ["--seed", str(seed)]
+        if DEMO
+        else [
+            sys.executable,
+            "-m",
+            "tests.fakes",
+            "--port",
+            str(FAKES_PORT),
+            "--seed",
+            str(seed),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        log=log_dir / "fakes.log",
+        cwd=str(ROOT),
+    )
+    print(f"google api fake      127.0.0.1:{FAKES_PORT} (Cloud Tasks, Cloud Run, Monitoring)")
+    return fakes
+
+
 def main() -> int:
     parent = os.getppid()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -167,30 +194,9 @@ def main() -> int:
         pubsub = Emulator("pubsub", log_dir, port=PUBSUB_PORT)
         running.append(pubsub)
         print(f"pubsub emulator      {pubsub.host}")
-        if (ROOT / "tests" / "fakes" / "__main__.py").exists():
-            seed = log_dir.parent / "fake-services.json"
-            seed.write_text(json.dumps({"services": SERVICES}))
-            fakes = Process(
-                [sys.executable, "scripts/demo.py", "fakes", "--port", str(FAKES_PORT)]
-                + ["--seed", str(seed)]
-                if DEMO
-                else [
-                    sys.executable,
-                    "-m",
-                    "tests.fakes",
-                    "--port",
-                    str(FAKES_PORT),
-                    "--seed",
-                    str(seed),
-                ],
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-                log=log_dir / "fakes.log",
-                cwd=str(ROOT),
-            )
+        fakes = start_fakes(log_dir)
+        if fakes is not None:
             running.append(fakes)
-            print(
-                f"google api fake      127.0.0.1:{FAKES_PORT} (Cloud Tasks, Cloud Run, Monitoring)"
-            )
         for name, port in FUNCTIONS.items():
             if not (ROOT / "functions" / name / "main.py").exists():
                 continue

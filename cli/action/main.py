@@ -17,7 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from cli.action.github import Reporter, Workflow
-from cli.action.summary import canary_summary, check_line
+from cli.action.inputs import Inputs
+from cli.action.summary import canary_summary
+from cli.action.watcher import ActionWatcher
 from cli.auth import Credentials
 from cli.client import Client, discover
 from cli.errors import ApiFailure, CliError, UsageError
@@ -25,7 +27,6 @@ from cli.flow import (
     CANARY_FINAL,
     Release,
     ReleaseFailed,
-    Watcher,
     canary_timeout_seconds,
     one_line,
     taxonomy_of,
@@ -44,90 +45,6 @@ CREATE_OPTIONAL = {
     "description": "description",
     "notes": "notes",
 }
-
-
-class Inputs:
-    """The Action's inputs, read from the environment as the runner passes them."""
-
-    def __init__(self, env: Mapping[str, str]):
-        self.env = env
-
-    def get(self, name: str, default: str = "") -> str:
-        key = name.upper().replace(" ", "_")
-        for variable in (f"INPUT_{key.replace('-', '_')}", f"INPUT_{key}"):
-            value = self.env.get(variable)
-            if value is not None and value.strip() != "":
-                return value.strip()
-        return default
-
-    def require(self, name: str, why: str) -> str:
-        value = self.get(name)
-        if not value:
-            raise UsageError(f"{name} is required {why}")
-        return value
-
-    def number(self, name: str, default: float | None = None) -> float | None:
-        raw = self.get(name)
-        if not raw:
-            return default
-        try:
-            return float(raw)
-        except ValueError:
-            raise UsageError(f"{name} must be a number, got {raw!r}") from None
-
-    def integer(self, name: str) -> int | None:
-        value = self.number(name)
-        if value is None:
-            return None
-        if value != int(value):
-            raise UsageError(f"{name} must be a whole number, got {self.get(name)!r}")
-        return int(value)
-
-    def flag(self, name: str) -> bool:
-        raw = self.get(name, "false").lower()
-        if raw not in ("true", "false", "yes", "no", "1", "0"):
-            raise UsageError(f"{name} must be true or false, got {raw!r}")
-        return raw in ("true", "yes", "1")
-
-    def choice(self, name: str, choices: tuple[str, ...]) -> str:
-        value = self.get(name)
-        if value and value not in choices:
-            raise UsageError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-        return value
-
-
-class ActionWatcher(Watcher):
-    """Log lines of a waiting step: every canary check, status changes, approval waits."""
-
-    def __init__(self, workflow: Workflow, clock: Callable[[], float]):
-        self.workflow = workflow
-        self.clock = clock
-        self._last_wait_line = -1e9
-
-    def waiting_for_approval(self, deployment: dict[str, Any], elapsed: float) -> None:
-        if self.clock() - self._last_wait_line >= 60:
-            self._last_wait_line = self.clock()
-            given = len([a for a in deployment.get("approvals") or [] if a.get("decision")])
-            self.workflow.say(
-                f"deployment {deployment['id']} waits for approval "
-                f"({given} given, {elapsed / 60:.0f} min so far)"
-            )
-
-    def check(self, canary: dict[str, Any], check: dict[str, Any]) -> None:
-        self.workflow.say(check_line(check))
-
-    def canary_status(self, canary: dict[str, Any]) -> None:
-        reason = canary.get("reason")
-        self.workflow.say(
-            f"canary {canary.get('id')}: {canary.get('status')} at "
-            f"{canary.get('traffic_percent')}% traffic" + (f" ({reason})" if reason else "")
-        )
-        if canary.get("status") == "held":
-            self.workflow.warning(
-                f"canary {canary.get('id')} is held and waits for a person to promote or "
-                f"abort it: {reason}",
-                title="deployq canary",
-            )
 
 
 class Action:

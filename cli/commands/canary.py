@@ -241,27 +241,7 @@ def steps(value: str) -> list[int]:
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     sub = group(commands, "canary", "canary rollouts of Cloud Run revisions")
 
-    p = leaf(sub, common, "start", start, "shift a share of traffic to a new revision and watch it")
-    p.add_argument("--project", required=True, help="project of the Cloud Run service")
-    p.add_argument("--region", required=True)
-    p.add_argument("--service", required=True)
-    p.add_argument("--canary-revision", required=True, help="e.g. api-00042-xyz")
-    p.add_argument("--stable-revision", help="default: the revision serving most traffic")
-    p.add_argument("--deployment-id", help="deployq deployment marked deployed/failed at the end")
-    p.add_argument("--environment")
-    p.add_argument("--strategy", choices=("canary", "blue_green", "all_at_once"))
-    check_arguments(p)
-    p.add_argument(
-        "--keep-canary-on-rollback",
-        action="store_true",
-        help="do not delete the canary revision on rollback",
-    )
-    compare_arguments(p)
-    p.add_argument("--consecutive-error-limit", type=int)
-    p.add_argument("--verify-path", help="GET this path on the new revision before any traffic")
-    p.add_argument("--verify-timeout", type=float)
-    p.add_argument("--watch", action="store_true", help="follow it until it ends (exit 0 promoted)")
-    p.add_argument("--poll-interval", type=float, default=10.0, metavar="SECONDS")
+    start_command(sub, common)
 
     p = leaf(sub, common, "list", list_canaries, "canaries, newest first")
     p.add_argument("--status", choices=("progressing", "held") + FINAL)
@@ -286,6 +266,36 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     p = leaf(sub, common, "abort", abort, "send all traffic back to stable")
     p.add_argument("canary_id")
 
+    monitor_command(sub, common)
+
+
+def start_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """`deployq canary start`: a rollout run by the canary function."""
+    p = leaf(sub, common, "start", start, "shift a share of traffic to a new revision and watch it")
+    p.add_argument("--project", required=True, help="project of the Cloud Run service")
+    p.add_argument("--region", required=True)
+    p.add_argument("--service", required=True)
+    p.add_argument("--canary-revision", required=True, help="e.g. api-00042-xyz")
+    p.add_argument("--stable-revision", help="default: the revision serving most traffic")
+    p.add_argument("--deployment-id", help="deployq deployment marked deployed/failed at the end")
+    p.add_argument("--environment")
+    p.add_argument("--strategy", choices=("canary", "blue_green", "all_at_once"))
+    check_arguments(p)
+    p.add_argument(
+        "--keep-canary-on-rollback",
+        action="store_true",
+        help="do not delete the canary revision on rollback",
+    )
+    compare_arguments(p)
+    p.add_argument("--consecutive-error-limit", type=int)
+    p.add_argument("--verify-path", help="GET this path on the new revision before any traffic")
+    p.add_argument("--verify-timeout", type=float)
+    p.add_argument("--watch", action="store_true", help="follow it until it ends (exit 0 promoted)")
+    p.add_argument("--poll-interval", type=float, default=10.0, metavar="SECONDS")
+
+
+def monitor_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """`deployq canary monitor`: the decision loop run from here."""
     p = leaf(
         sub,
         common,

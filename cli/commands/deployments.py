@@ -244,21 +244,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     p = leaf(sub, common, "show", show, "one deployment")
     p.add_argument("deployment_id")
 
-    p = leaf(sub, common, "create", create, "queue a deployment (status scheduled)")
-    taxonomy_options(p, required=True)
-    p.add_argument("--version", required=True)
-    p.add_argument("--type", required=True, choices=TYPES)
-    p.add_argument("--environment")
-    p.add_argument("--commit-sha")
-    p.add_argument("--commit-timestamp", help="RFC 3339 time of the commit (DORA lead time)")
-    p.add_argument("--extra-params", help="pipeline_extra_params, kept as sent")
-    p.add_argument("--description")
-    p.add_argument("--notes")
-    p.add_argument("--build-uri")
-    p.add_argument("--deployment-uri")
-    p.add_argument("--resource")
-    p.add_argument("--manual", action="store_true", help="auto=false (trigger manual)")
-    p.add_argument("--idempotency-key", help="default: a fresh UUID (safe retries)")
+    create_command(sub, common)
 
     p = leaf(
         sub,
@@ -300,3 +286,22 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     p = leaf(sub, common, "reject", reject, "reject a deployment waiting for approval")
     p.add_argument("deployment_id")
     p.add_argument("--comment", required=True)
+
+
+def create_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """`deployq deployments create`: every field of a deployment as a flag."""
+    p = leaf(sub, common, "create", create, "queue a deployment (status scheduled)")
+    taxonomy_options(p, required=True)
+    p.add_argument("--version", required=True)
+    p.add_argument("--type", required=True, choices=TYPES)
+    p.add_argument("--environment")
+    p.add_argument("--commit-sha")
+    p.add_argument("--commit-timestamp", help="RFC 3339 time of the commit (DORA lead time)")
+    p.add_argument("--extra-params", help="pipeline_extra_params, kept as sent")
+    p.add_argument("--description")
+    p.add_argument("--notes")
+    p.add_argument("--build-uri")
+    p.add_argument("--deployment-uri")
+    p.add_argument("--resource")
+    p.add_argument("--manual", action="store_true", help="auto=false (trigger manual)")
+    p.add_argument("--idempotency-key", help="default: a fresh UUID (safe retries)")

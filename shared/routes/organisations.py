@@ -3,6 +3,7 @@ organisation's own record for its admins, and `GET /v1/me`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from shared.web import Context, Route
@@ -25,7 +26,15 @@ def routes(settings: Settings) -> list[Route]:
 
         return organisations_for(settings)
 
-    # -- platform admins -----------------------------------------------------------
+    return platform_routes(service) + own_routes(service)
+
+
+def route(*args, **fields) -> Route:
+    return Route(*args, tags=TAGS, **fields)
+
+
+def platform_routes(service: Callable[[], OrganisationService]) -> list[Route]:
+    """Platform admins' routes: every organisation's record."""
 
     def put_organisation(ctx: Context, org: str):
         return service().put(org, ctx.body, ctx.principal, ctx.meta)
@@ -43,27 +52,6 @@ def routes(settings: Settings) -> list[Route]:
         q: OrganisationListQuery = ctx.query
         records, next_token = service().list(q.limit, q.page_token)
         return records, 200, {"X-Next-Page-Token": next_token} if next_token else {}
-
-    # -- the caller's own organisation --------------------------------------------
-
-    def own_organisation(ctx: Context):
-        return service().record(ctx.org)
-
-    def patch_own_organisation(ctx: Context):
-        return service().patch(ctx.org, ctx.json, ctx.principal, ctx.meta)
-
-    def me(ctx: Context):
-        p = ctx.principal
-        return {
-            "kind": p.kind,
-            "organisation": p.organisation,
-            "actor": p.actor or p.subject,
-            "role": p.role,
-            "person": dict(p.person) if p.person else None,
-        }
-
-    def route(*args, **fields) -> Route:
-        return Route(*args, tags=TAGS, **fields)
 
     return [
         route(
@@ -100,6 +88,29 @@ def routes(settings: Settings) -> list[Route]:
             status=204,
             summary="remove an organisation's grants (platform admins; its data stays)",
         ),
+    ]
+
+
+def own_routes(service: Callable[[], OrganisationService]) -> list[Route]:
+    """The caller's own organisation: its record, its admins' change, and `GET /v1/me`."""
+
+    def own_organisation(ctx: Context):
+        return service().record(ctx.org)
+
+    def patch_own_organisation(ctx: Context):
+        return service().patch(ctx.org, ctx.json, ctx.principal, ctx.meta)
+
+    def me(ctx: Context):
+        p = ctx.principal
+        return {
+            "kind": p.kind,
+            "organisation": p.organisation,
+            "actor": p.actor or p.subject,
+            "role": p.role,
+            "person": dict(p.person) if p.person else None,
+        }
+
+    return [
         route(
             "/v1/organisation",
             "GET",
