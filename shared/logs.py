@@ -16,11 +16,9 @@ class JsonFormatter(logging.Formatter):
         self.project = project
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "severity": record.levelname,
-            "message": record.getMessage(),
-            "logger": record.name,
-        }
+        entry = {"severity": record.levelname, "message": record.getMessage()}
+        if not getattr(record, "exact", False):
+            entry["logger"] = record.name
         trace = _trace.get()
         if trace and self.project:
             entry["logging.googleapis.com/trace"] = f"projects/{self.project}/traces/{trace}"
@@ -32,12 +30,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class StdoutHandler(logging.StreamHandler):
+    """Writes to the current `sys.stdout`, also when a runner replaced it after configuration."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure(project: str | None = None) -> None:
     """Route the `deployq` loggers to stdout as JSON (idempotent)."""
     logger = logging.getLogger("deployq")
     if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
         return
-    handler = logging.StreamHandler(sys.stdout)
+    handler = StdoutHandler()
     handler.setFormatter(JsonFormatter(project))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -51,3 +61,9 @@ def set_trace(header: str | None) -> None:
 
 def get(name: str) -> logging.Logger:
     return logging.getLogger(f"deployq.{name}")
+
+
+def exact(logger: logging.Logger, message: str, fields: dict) -> None:
+    """One INFO line holding only `severity`, `message`, `fields` (and the trace when known):
+    the shape a log-based metric's filter and extractors read."""
+    logger.info(message, extra={"fields": fields, "exact": True})
