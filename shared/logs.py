@@ -30,24 +30,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-class StdoutHandler(logging.StreamHandler):
-    """Writes to the current `sys.stdout`, also when a runner replaced it after configuration."""
-
-    @property
-    def stream(self):
-        return sys.stdout
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
-
-
 def configure(project: str | None = None) -> None:
     """Route the `deployq` loggers to stdout as JSON (idempotent)."""
     logger = logging.getLogger("deployq")
     if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
         return
-    handler = StdoutHandler()
+    handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(project))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

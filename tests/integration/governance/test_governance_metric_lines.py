@@ -3,11 +3,14 @@ of terraform/monitoring.tf (filter, label and value extractors) and docs/deploy.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import re
 from pathlib import Path
 
 import hcl2
+import pytest
 
 from shared.events import build_event
 from tests.support.governance import deliver, drain
@@ -60,6 +63,22 @@ def log_metrics() -> dict[str, dict]:
     return metrics
 
 
+@pytest.fixture
+def stdout(events):
+    """What the events function writes to stdout from now on (its JSON log handler's stream)."""
+    from shared.logs import JsonFormatter
+
+    handlers = [
+        h for h in logging.getLogger("deployq").handlers if isinstance(h.formatter, JsonFormatter)
+    ]
+    assert handlers, "the events function configures its structured logger on import"
+    buffer = io.StringIO()
+    previous = [h.setStream(buffer) for h in handlers]
+    yield buffer
+    for handler, stream in zip(handlers, previous, strict=True):
+        handler.setStream(stream)
+
+
 def metric_lines(out: str) -> list[dict]:
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     return [line for line in lines if "metric" in line]
@@ -100,7 +119,7 @@ def canary_events():
 
 
 def test_one_line_per_counted_event_as_terraform_reads_it(
-    capsys, deployments, db, events, as_, create
+    stdout, deployments, db, events, as_, create
 ):
     first = create("1")
     url = f"/v1/deployments/{first['id']}"
@@ -116,12 +135,13 @@ def test_one_line_per_counted_event_as_terraform_reads_it(
     rollback = deployments.post(f"{url}/rollback", headers=as_("deployer"))
     assert rollback.status_code == 201
     canaries = canary_events()
-    capsys.readouterr()
+    stdout.seek(0)
+    stdout.truncate()
     for _ in range(2):  # Pub/Sub redelivers: nothing counts twice
         delivered = drain(db, events)
         for event in canaries:
             assert deliver(events, event).status_code == 200
-    lines = metric_lines(capsys.readouterr().out)
+    lines = metric_lines(stdout.getvalue())
 
     counted = [(line["metric"], line["event_id"]) for line in lines]
     assert len(counted) == len(set(counted)), counted
