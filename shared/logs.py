@@ -16,11 +16,9 @@ class JsonFormatter(logging.Formatter):
         self.project = project
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "severity": record.levelname,
-            "message": record.getMessage(),
-            "logger": record.name,
-        }
+        entry = {"severity": record.levelname, "message": record.getMessage()}
+        if not getattr(record, "exact", False):
+            entry["logger"] = record.name
         trace = _trace.get()
         if trace and self.project:
             entry["logging.googleapis.com/trace"] = f"projects/{self.project}/traces/{trace}"
@@ -51,3 +49,9 @@ def set_trace(header: str | None) -> None:
 
 def get(name: str) -> logging.Logger:
     return logging.getLogger(f"deployq.{name}")
+
+
+def exact(logger: logging.Logger, message: str, fields: dict) -> None:
+    """One INFO line holding only `severity`, `message`, `fields` (and the trace when known):
+    the shape a log-based metric's filter and extractors read."""
+    logger.info(message, extra={"fields": fields, "exact": True})

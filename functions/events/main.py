@@ -1,4 +1,4 @@
-"""The events consumer (`events`): audit log, DORA aggregates, custom metrics, notifications.
+"""The events consumer (`events`): audit log, DORA aggregates, metric lines, notifications.
 
 Triggered by the events topic (Eventarc, or a Pub/Sub push subscription); each message is
 one deployq CloudEvent. A message it cannot use is acknowledged and logged; an event it has

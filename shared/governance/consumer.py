@@ -1,9 +1,10 @@
-"""What the events function does with one message: audit entry, DORA aggregates, custom
-metrics, notification.
+"""What the events function does with one message: audit entry, DORA aggregates, metric
+log lines, custom metrics, notification.
 
 Handling is idempotent on the event id: the audit entry is created once (its document id
-derives from the event id), the DORA aggregates are keyed by deployment, and the
-notification goes out only when the audit entry was new.
+derives from the event id), the DORA aggregates are keyed by deployment, and the metric
+lines, custom metrics and notification go out only when the audit entry was new, so a
+redelivered event counts nowhere twice.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from shared.store.dora import DoraStore
 from shared.store.policies import NotificationStore
 
 log = logs.get("events")
+metric_log = logs.get("metrics")
 CE_REQUIRED = ("id", "type", "source", "specversion")
 # An event wraps a record (`data.after`), itself at most bodies.MAX_DEPTH deep: a deeper one
 # could not be written to the audit log, so it is not a deployq event.
@@ -87,6 +89,8 @@ class EventConsumer:
         if not created:
             log.info("event %s already handled", event["id"])
             return False
+        for line in metrics.lines_for(event):
+            logs.exact(metric_log, f"metric {line['metric']}", line)
         if self.monitoring is not None:
             self.monitoring.write(metrics.points_for(event, clock.utcnow()))
         text = notify.message_for(event)

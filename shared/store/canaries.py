@@ -29,7 +29,7 @@ from shared.models.canary import (
     CanaryStatus,
 )
 from shared.models.ids import UUID
-from shared.store.tenancy import tenant_of
+from shared.store.tenancy import tenant_documents
 
 REJECTED = (CanaryStatus.rolled_back.value, CanaryStatus.aborted.value)
 DESC = firestore.Query.DESCENDING
@@ -98,10 +98,8 @@ class CanaryStore:
             .where(filter=FieldFilter("status", "==", CanaryStatus.progressing.value))
             .where(filter=FieldFilter("next_check_at", "<=", clock.to_text(now)))
             .order_by("next_check_at")
-            .limit(limit)
         )
-        found = [(tenant_of(s.reference), s.id) for s in query.stream()]
-        return [(org, canary_id) for org, canary_id in found if org is not None]
+        return [(org, s.id) for org, s in tenant_documents(query, limit)]
 
     def sync_pending(self, limit: int) -> list[dict[str, Any]]:
         """Canaries whose linked deployment still awaits its update."""
@@ -109,10 +107,9 @@ class CanaryStore:
             self.db.collection_group("canaries")
             .where(filter=FieldFilter("deployment_sync_pending", "==", True))
             .order_by("updated_at")
-            .limit(limit)
         )
-        found = [(tenant_of(s.reference), s.to_dict()) for s in query.stream()]
-        return [dict(record, organisation=org) for org, record in found if org is not None]
+        found = tenant_documents(query, limit)
+        return [dict(s.to_dict(), organisation=org) for org, s in found]
 
     # -- reads and writes inside a transaction ------------------------------------
 

@@ -4,8 +4,9 @@
 
 Every change is a transaction whose decision comes from the caller (the rules
 live in `shared.jobs`); a status change is checked against the one transition
-table of `shared.models.job`. The worker finds a job by id
-with a collection-group query when the task body does not name the organisation.
+table of `shared.models.job`. The worker reads a job in the organisation its task body
+names; only a body without one is looked up with a collection-group query, which, like
+the stale-job sweep, skips documents outside `organisations/{org}/`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from shared.errors import Conflict, NotFound
 from shared.models.ids import UUID
 from shared.models.job import JobStatus, transition_error
 from shared.store.firestore import run_transaction
-from shared.store.tenancy import tenant_of
+from shared.store.tenancy import tenant_documents
 
 T = TypeVar("T")
 Changes = dict[str, Any] | None
@@ -57,14 +58,10 @@ class JobStore:
         """(organisation, job) of a job id in any organisation."""
         if not isinstance(job_id, str) or not UUID.match(job_id):
             return None
-        query = (
-            self.db.collection_group("jobs")
-            .where(filter=FieldFilter("job_id", "==", job_id))
-            .limit(1)
-        )
-        for snap in query.stream():
-            org = tenant_of(snap.reference)
-            return (org, snap.to_dict()) if org is not None else None
+        query = self.db.collection_group("jobs").where(filter=FieldFilter("job_id", "==", job_id))
+        for org, snap in tenant_documents(query, limit=1, page_size=10):
+            if snap.id == job_id:
+                return org, snap.to_dict()
         return None
 
     def change(
@@ -127,7 +124,6 @@ class JobStore:
             self.db.collection_group("jobs")
             .where(filter=FieldFilter("status", "==", status.value))
             .where(filter=FieldFilter("progress_at", "<", before))
-            .limit(limit)
+            .order_by("progress_at")
         )
-        found = [(tenant_of(snap.reference), snap.to_dict()) for snap in query.stream()]
-        return [(org, job) for org, job in found if org is not None]
+        return [(org, snap.to_dict()) for org, snap in tenant_documents(query, limit)]

@@ -27,7 +27,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared.errors import NotFound
 from shared.models.ids import UUID
 from shared.models.package import UNFINISHED
-from shared.store.tenancy import tenant_of
+from shared.store.tenancy import tenant_documents
 
 DESC = firestore.Query.DESCENDING
 INLINE_MAPPING_BYTES = 512 * 1024
@@ -196,10 +196,10 @@ class PackageStore:
             self.db.collection_group("package_deployments")
             .where(filter=FieldFilter("status", "in", [s.value for s in UNFINISHED]))
             .where(filter=FieldFilter("progress_at", "<", before))
-            .limit(limit)
+            .order_by("progress_at")
         )
-        found = [(tenant_of(snap.reference), snap) for snap in query.stream()]
-        return [(org, self._loaded(snap)) for org, snap in found if org is not None]
+        found = tenant_documents(query, limit)
+        return [(org, self._loaded(snap)) for org, snap in found]
 
     def _loaded(self, snap) -> dict[str, Any]:
         record = snap.to_dict()

@@ -1,10 +1,18 @@
-"""Runbooks in Firestore: `organisations/{org}/runbooks/{id}`."""
+"""Runbooks in Firestore: `organisations/{org}/runbooks/{id}`.
+
+Each document carries its search index (`search_grams`) and the index's version
+(`search_index`). Runbooks written before the index existed have neither; a search
+counts the organisation's runbooks and its indexed ones (two count aggregations) and,
+when they differ, indexes the others first, so no migration is needed and a search
+never misses an old runbook.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -19,16 +27,27 @@ if TYPE_CHECKING:
     from shared.models.governance import RunbookBody
 
 PAGE = 500
-# The search index kept on each runbook document, never shown.
+# The search index kept on each runbook document and its version, never shown.
 INDEX_FIELD = "search_grams"
+VERSION_FIELD = "search_index"
+INDEX_VERSION = 1
+HIDDEN = (INDEX_FIELD, VERSION_FIELD)
 
 
 def _shown(document: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in document.items() if k != INDEX_FIELD}
+    return {k: v for k, v in document.items() if k not in HIDDEN}
+
+
+def _index(record: dict[str, Any]) -> dict[str, Any]:
+    return {INDEX_FIELD: runbooks.grams(record), VERSION_FIELD: INDEX_VERSION}
 
 
 def _indexed(record: dict[str, Any]) -> dict[str, Any]:
-    return {**record, INDEX_FIELD: runbooks.grams(record)}
+    return {**record, **_index(record)}
+
+
+def _count(query) -> int:
+    return int(query.count().get()[0][0].value)
 
 
 class RunbookStore:
@@ -85,6 +104,27 @@ class RunbookStore:
         self.get(org, runbook_id)
         self._ref(org, runbook_id).delete()
 
+    def index_missing(self, org: str) -> int:
+        """Index the organisation's runbooks written without the current index; how many.
+
+        Costs two count aggregations when every runbook is indexed. A runbook changed or
+        deleted meanwhile is left to its writer (the next search checks again)."""
+        indexed = self.collection(org).where(filter=FieldFilter(VERSION_FIELD, "==", INDEX_VERSION))
+        if _count(self.collection(org)) == _count(indexed):
+            return 0
+        done = 0
+        for snapshot in every(self.collection(org).order_by("__name__"), PAGE):
+            document = snapshot.to_dict()
+            if document.get(VERSION_FIELD) == INDEX_VERSION:
+                continue
+            option = self.db.write_option(last_update_time=snapshot.update_time)
+            try:
+                snapshot.reference.update(_index(document), option=option)
+            except (gexc.FailedPrecondition, gexc.NotFound):
+                continue
+            done += 1
+        return done
+
     def list(
         self,
         org: str,
@@ -102,6 +142,7 @@ class RunbookStore:
             query = query.where(filter=FieldFilter("environment", "==", environment))
         gram = runbooks.search_gram(q)
         if gram is not None:
+            self.index_missing(org)
             query = query.where(filter=FieldFilter(INDEX_FIELD, "array_contains", gram))
         elif tag is not None:
             query = query.where(filter=FieldFilter("tags", "array_contains", tag))

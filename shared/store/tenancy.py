@@ -3,13 +3,15 @@
 Collection-group queries (sweeps, the worker's job lookup) match a collection name in
 the whole database, so a document planted in a same-named collection elsewhere (a
 top-level `outbox`, `jobs` or `package_deployments`) would otherwise be taken for an
-organisation's own. Such matches are ignored and logged, never acted on.
+organisation's own. Such matches are ignored and logged, never acted on, and never take
+the place of a tenant's document in a limited read (`tenant_documents` pages past them).
 """
 
 from __future__ import annotations
 
 from shared import logs
 from shared.models.ids import ORG_NAME
+from shared.store.firestore import every
 
 log = logs.get("tenancy")
 
@@ -23,3 +25,17 @@ def tenant_of(reference) -> str | None:
             return parts[1]
     log.warning("ignored a document outside organisations/{org}/...: %s", path[:300])
     return None
+
+
+def tenant_documents(query, limit: int, page_size: int | None = None) -> list[tuple[str, object]]:
+    """(organisation, snapshot) of the first `limit` results of a collection-group `query`
+    under `organisations/{org}/`: pages follow a cursor past the others, so however many
+    there are they never fill the answer."""
+    found = []
+    for snapshot in every(query, page_size or limit):
+        org = tenant_of(snapshot.reference)
+        if org is not None:
+            found.append((org, snapshot))
+            if len(found) >= limit:
+                break
+    return found

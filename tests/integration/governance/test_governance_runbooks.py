@@ -201,3 +201,44 @@ def test_search_finds_every_match_among_thousands(deployments, as_, db):
         "search_grams"
         not in deployments.get(f"/v1/runbooks/{created[1]}", headers=as_("viewer")).json
     )
+
+
+def test_search_finds_runbooks_written_before_the_index(deployments, as_, db):
+    """A runbook stored without the search index (as before it existed) is found by `q`."""
+    import uuid
+
+    from shared.store.runbooks import RunbookStore
+
+    old_id = str(uuid.uuid4())
+    old = {
+        "id": old_id,
+        "title": "Database failover",
+        "content": "Promote the replica, then repoint the service.",
+        "service": "web",
+        "environment": None,
+        "tags": ["db"],
+        "created_at": "2025-06-01T00:00:00.000000Z",
+        "updated_at": "2025-06-01T00:00:00.000000Z",
+        "created_by": "lead@example.com",
+    }
+    runbooks = db.collection("organisations").document("acme").collection("runbooks")
+    runbooks.document(old_id).set(old)
+    created = deployments.post(
+        "/v1/runbooks",
+        json={"title": "Cache flush", "content": "Flush the replica cache."},
+        headers=as_("deployer"),
+    )
+    assert created.status_code == 201
+
+    def ids(q: str) -> list[str]:
+        response = deployments.get(f"/v1/runbooks?q={q}", headers=as_("viewer"))
+        assert response.status_code == 200, response.json
+        return sorted(r["id"] for r in response.json)
+
+    assert ids("FAILOVER") == [old_id]
+    assert ids("replica") == sorted([old_id, created.json["id"]])
+    assert ids("replica%20repoint") == [old_id]
+    shown = deployments.get(f"/v1/runbooks/{old_id}", headers=as_("viewer")).json
+    assert shown == old
+    # Indexed once: the next search finds nothing left to index.
+    assert RunbookStore(db).index_missing("acme") == 0
