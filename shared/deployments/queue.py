@@ -47,6 +47,17 @@ class DeploymentQueue:
         self.events = events
         self.approvals = approvals
 
+    def _created(self, org: str, record: dict, principal: Principal, meta) -> Events:
+        """A new record's events: created, and approval requested when it waits."""
+        events = [self._event(org, rules.CREATED, None, record, principal, meta)]
+        if record.get("approval_status") == "pending":
+            events.append(
+                self.approvals.requested_event(
+                    org, "deployment", record, public(record), principal, meta
+                )
+            )
+        return events
+
     def _event(
         self,
         org: str,
@@ -113,13 +124,13 @@ class DeploymentQueue:
         if not idempotency_key:
             # Nothing to read transactionally: one atomic batch (record + its event).
             record = {**record, **self.approvals.approval_fields(org, record)}
-            event = self._event(org, rules.CREATED, None, record, principal, meta)
+            events = self._created(org, record, principal, meta)
             batch = self.store.db.batch()
             self.store.write(batch, org, None, record)
-            self.events.record(batch, org, [event])
+            self.events.record(batch, org, events)
             batch.commit()
             self.store.remember(org, record)
-            self.events.publish_soon(org, [event])
+            self.events.publish_soon(org, events)
             return record, False
 
         def create_once(transaction) -> tuple[dict[str, Any], Events]:
@@ -135,9 +146,9 @@ class DeploymentQueue:
                 return first.to_dict(), []
             self.store.keep_request(transaction, org, idempotency_key, body_hash, new)
             self.store.write(transaction, org, None, new)
-            event = self._event(org, rules.CREATED, None, new, principal, meta)
-            self.events.record(transaction, org, [event])
-            return new, [event]
+            events = self._created(org, new, principal, meta)
+            self.events.record(transaction, org, events)
+            return new, events
 
         with self.store.lock(org, f"idem/{idempotency_key}"):
             result, events = run_transaction(self.store.db, create_once)

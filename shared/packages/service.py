@@ -40,7 +40,14 @@ class Packages:
         self.store = PackageStore(db)
         self.jobs = JobStore(db)
         self.queue = JobQueue(settings, self.jobs)
-        self.deployments = PackageDeployments(settings, self.store, self.jobs, self.queue)
+        # The one approvals service and event sink of the deployment queue.
+        from shared.deployments.services import services_for
+
+        services = services_for(settings)
+        self.events = services.events
+        self.deployments = PackageDeployments(
+            settings, self.store, self.jobs, self.queue, services.approvals, self.events
+        )
 
     def _usable(self, org: str, package_id: str) -> dict[str, Any]:
         """A package that may be generated or deployed: 409 when it is deleted."""
@@ -231,11 +238,25 @@ class Packages:
 
     # -- deploy (shared.packages.deployments) ------------------------------------
 
-    def deploy(self, org, package_id, request: DeployRequest, actor, idempotency_key=None):
-        return self.deployments.deploy(org, package_id, request, actor, idempotency_key)
+    def deploy(
+        self,
+        org,
+        package_id,
+        request: DeployRequest,
+        actor,
+        idempotency_key=None,
+        principal=None,
+        meta=None,
+    ):
+        return self.deployments.deploy(
+            org, package_id, request, actor, idempotency_key, principal, meta
+        )
 
-    def rollback(self, org: str, deployment_id: str, actor: str | None) -> dict[str, Any]:
-        return self.deployments.rollback(org, deployment_id, actor)
+    def rollback(self, org: str, deployment_id: str, actor: str | None, principal=None, meta=None):
+        return self.deployments.rollback(org, deployment_id, actor, principal, meta)
+
+    def decide(self, org, deployment_id, principal, decision, comment, meta) -> dict[str, Any]:
+        return self.deployments.decide(org, deployment_id, principal, decision, comment, meta)
 
     def deployment_job(self, run: JobRun) -> dict[str, Any]:
         return self.deployments.deployment_job(run)
