@@ -10,7 +10,7 @@ from typing import Any
 from shared import clock
 from shared.canary.probe import Probe
 from shared.canary.records import CanaryRecords
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 from shared.google.cloud_run import CloudRun
 from shared.google.monitoring import Monitoring
 from shared.models.principal import Principal
@@ -37,6 +37,28 @@ class Parts:
         if self.deployments is None:
             raise NotFound("linked deployments are not available")
         return self.deployments
+
+    def gate(
+        self,
+        org: str,
+        environment: str | None,
+        deployment: dict[str, Any] | None,
+        principal: Principal,
+        override_reason: str | None,
+    ) -> None:
+        """The approvals service's gate for moving traffic: 409 `approval_required` while
+        the linked deployment waits for approval or was rejected, 409 `freeze_window`
+        inside a window of the canary's environment (an admin's `override_reason` passes).
+        Aborts and automatic rollbacks never ask."""
+        if deployment is not None and deployment.get("approval_status") in ("pending", "rejected"):
+            raise Conflict(
+                f"deployment {deployment['id']} needs approval before a canary may move its "
+                f"traffic (approval status: {deployment['approval_status']}); approve it with "
+                f"POST /v1/deployments/{deployment['id']}/approve",
+                code="approval_required",
+            )
+        if environment and self.deployments is not None:
+            self.deployments.approvals.check_freeze(org, environment, principal, override_reason)
 
 
 def system(org: str) -> Principal:

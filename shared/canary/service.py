@@ -45,9 +45,13 @@ class Canaries:
     def start(self, org: str, body: CanaryCreate, principal: Principal) -> dict[str, Any]:
         return self._rollout.start(org, body, principal)
 
-    def promote(self, org: str, canary_id: str, principal: Principal) -> dict[str, Any]:
+    def promote(
+        self, org: str, canary_id: str, principal: Principal, override_reason: str | None = None
+    ) -> dict[str, Any]:
         """100% to the canary now; the linked deployment becomes deployed."""
-        return self._manual.decide(org, canary_id, principal, CanaryStatus.promoted)
+        return self._manual.decide(
+            org, canary_id, principal, CanaryStatus.promoted, override_reason
+        )
 
     def abort(self, org: str, canary_id: str, principal: Principal) -> dict[str, Any]:
         """100% to the stable revision now; the linked deployment becomes failed."""

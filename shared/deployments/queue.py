@@ -234,12 +234,17 @@ class DeploymentQueue:
         return after, events, len(older)
 
     def set_status(
-        self, org: str, deployment_id: str, status: Status, principal: Principal, notes: str | None
+        self,
+        org: str,
+        deployment_id: str,
+        status: Status,
+        principal: Principal,
+        notes: str | None,
+        override_reason: str | None = None,
     ) -> dict[str, Any]:
         """A system-initiated status change (canary promote/rollback), same rules as PATCH."""
-        return self.update(
-            org, deployment_id, DeploymentPatch(status=status, notes=notes), principal
-        )
+        patch = DeploymentPatch(status=status, notes=notes, override_reason=override_reason)
+        return self.update(org, deployment_id, patch, principal)
 
     def claim(
         self, org: str, taxonomy: dict[str, Any], principal: Principal, meta: dict | None = None

@@ -240,8 +240,9 @@ class PackageDeployments:
                 org, target, record.get("deployed_by"), principal, meta, record.get("deployed_by")
             )
             now = clock.now_text()
+            running = deployment_move(record["id"], record["status"], S.running)
             changes = {
-                "status": S.completed.value,
+                "status": deployment_move(record["id"], running, S.completed),
                 "started_at": now,
                 "completed_at": now,
                 "progress_at": now,
