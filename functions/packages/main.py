@@ -50,7 +50,7 @@ def list_packages(ctx: Context):
 
 
 def create_package(ctx: Context):
-    record = service().create(ctx.org, ctx.body, ctx.actor)
+    record = service().create(ctx.org, ctx.body, ctx.actor, ctx.principal, ctx.meta)
     return {"package": public_package(record), "message": "Package created successfully"}, 201
 
 
@@ -68,12 +68,12 @@ def update_package(ctx: Context, package_id: str):
         raise BadRequest(
             "nothing to change: give description, status, tags or metadata", code="empty_body"
         )
-    service().update(ctx.org, package_id, changes)
+    service().update(ctx.org, package_id, changes, ctx.principal, ctx.meta)
     return {"message": "Package updated successfully", "package_id": package_id}
 
 
 def delete_package(ctx: Context, package_id: str):
-    service().delete(ctx.org, package_id)
+    service().delete(ctx.org, package_id, ctx.principal, ctx.meta)
     return {"message": "Package deleted successfully", "package_id": package_id}
 
 
@@ -89,7 +89,9 @@ def generate(ctx: Context, package_id: str):
                 code="subset_not_supported",
             )
     if request.run_as_background:
-        job = service().generate_in_background(ctx.org, package_id, request.format, ctx.actor)
+        job = service().generate_in_background(
+            ctx.org, package_id, request.format, ctx.actor, ctx.principal, ctx.meta
+        )
         return {
             "message": "Generation job created",
             "job_id": job["job_id"],
@@ -109,7 +111,9 @@ def import_package(ctx: Context):
     else:
         data, environment = ctx.body.package_data, ctx.body.environment
     upload.check_package(data)
-    record = service().import_package(ctx.org, data, environment, ctx.actor)
+    record = service().import_package(
+        ctx.org, data, environment, ctx.actor, ctx.principal, ctx.meta
+    )
     return {"message": "Package imported successfully", "package": public_package(record)}, 201
 
 
@@ -200,7 +204,7 @@ def get_job(ctx: Context, job_id: str):
 
 
 def cancel_job(ctx: Context, job_id: str):
-    job = service().queue.cancel(ctx.org, job_id)
+    job = service().cancel_job(ctx.org, job_id, ctx.principal, ctx.meta)
     if job["status"] == "cancelled":
         return {"message": "Job cancelled", "job_id": job_id, "status": job["status"]}
     return {

@@ -32,6 +32,8 @@ class Parts:
     probe: Probe = field(default_factory=Probe)
     # (org, "projects/P/locations/L/services/S") -> None, or 403 when not granted
     require_service: Callable[[str, str], None] | None = None
+    # who deployq's own moves are made by: its service account's email
+    system_actor: str = "deployq-canary"
 
     def linked(self):
         if self.deployments is None:
@@ -61,9 +63,9 @@ class Parts:
             self.deployments.approvals.check_freeze(org, environment, principal, override_reason)
 
 
-def system(org: str) -> Principal:
+def system(org: str, actor: str = "deployq-canary") -> Principal:
     """deployq itself, acting on a canary's decision in `org` (events, linked deployments)."""
-    return Principal("internal", "deployq-canary", org, "admin", actor="deployq-canary")
+    return Principal("internal", actor, org, "admin", actor=actor)
 
 
 def ids(record: dict[str, Any]) -> dict[str, Any]:

@@ -102,6 +102,9 @@ def _make(settings) -> Canaries:
         probe=Probe(identity_tokens=settings.cloud_run_api_endpoint is None),
         # Only the organisation's granted services, checked before any Cloud Run call.
         require_service=organisations_for(settings).require_service_granted,
+        system_actor=next(iter(settings.internal_service_accounts), None)
+        or settings.tasks_service_account
+        or "deployq-canary",
     )
     return Canaries(parts)
 

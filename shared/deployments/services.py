@@ -14,6 +14,7 @@ from shared.deployments.queue import DeploymentQueue
 from shared.deployments.rollback import Rollbacks
 from shared.events import event_sink
 from shared.governance.approvals import Approvals
+from shared.governance.changes import Changes
 from shared.governance.dora import DoraService
 from shared.governance.inbox import Inbox
 from shared.governance.policies import Policies
@@ -51,6 +52,7 @@ class Services:
         self.dora = DoraService(DoraStore(self.db))
         self.runbooks = RunbookStore(self.db)
         self.notifications = NotificationStore(self.db)
+        self.changes = Changes(self.events, self.runbooks, self.notifications)
 
 
 # The process's services of a configuration: `services_for(settings)`.
