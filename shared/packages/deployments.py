@@ -258,7 +258,7 @@ class PackageDeployments:
                 "deployment_id": record["id"],
                 "override_reason": record.get("override_reason"),
             }
-            job, _ = self.queue.create(
+            job, created = self.queue.create(
                 org,
                 JobType.package_deployment.value,
                 job_data,
@@ -266,7 +266,7 @@ class PackageDeployments:
                 idempotent_job_id(org, f"approved-package-deployment:{record['id']}"),
             )
             self.store.update_deployment(org, record["id"], {"job_id": job["job_id"]})
-            record["job_id"] = job["job_id"]
+            record.update(job_id=job["job_id"], job_created=created)
         return record
 
     @staticmethod

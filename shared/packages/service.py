@@ -334,7 +334,10 @@ class Packages:
         return self.deployments.rollback(org, deployment_id, actor, principal, meta)
 
     def decide(self, org, deployment_id, principal, decision, comment, meta) -> dict[str, Any]:
-        return self.deployments.decide(org, deployment_id, principal, decision, comment, meta)
+        record = self.deployments.decide(org, deployment_id, principal, decision, comment, meta)
+        if decision == "approved" and record.get("job_id") and record.get("job_created"):
+            self.job_created(org, self.jobs.get(org, record["job_id"]), True, principal, meta)
+        return record
 
     def cancel_job(self, org: str, job_id: str, principal=None, meta=None) -> dict[str, Any]:
         before = self.jobs.get(org, job_id)

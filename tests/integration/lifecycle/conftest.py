@@ -30,16 +30,22 @@ def api(stack):  # noqa: F811
 
 
 @pytest.fixture
-def deployments(stack, identity, project):  # noqa: F811
+def platform(identity):
+    """Headers of the platform admin."""
+    return {"Authorization": f"Bearer {identity.google_token(PLATFORM_EMAIL, AUDIENCE)}"}
+
+
+@pytest.fixture
+def deployments(stack, platform, project):  # noqa: F811
     os.environ["PLATFORM_ADMINS"] = PLATFORM_EMAIL
     client = make_client("deployments")
-    platform = {"Authorization": f"Bearer {identity.google_token(PLATFORM_EMAIL, AUDIENCE)}"}
     record = {
         "members": MEMBERS,
         "github": {
             "rules": [{"repository": "acme/*", "ref": "refs/heads/main", "role": "approver"}]
         },
         "environments": organisations.environments(project),
+        "cloud_run_services": organisations.CANARY_SERVICES,
     }
     response = client.put("/v1/organisations/acme", json=record, headers=platform)
     assert response.status_code == 200, response.json
@@ -80,3 +86,22 @@ def put_policy(deployments, as_):
         return response.json
 
     return make
+
+
+@pytest.fixture
+def canaries(stack, fake_apis):  # noqa: F811
+    """The canary function on the same fake (Cloud Run service `web`: web-1 live)."""
+    from tests.support.canary import PROJECT, REGION
+
+    os.environ["CLOUD_RUN_API_ENDPOINT"] = fake_apis.address
+    os.environ["MONITORING_API_ENDPOINT"] = fake_apis.address
+    fake_apis.run.add_service(
+        PROJECT,
+        REGION,
+        "web",
+        revisions=["web-1", "web-2", "web-3"],
+        traffic=[{"revision": "web-1", "percent": 100}],
+    )
+    yield make_client("canary")
+    for name in ("CLOUD_RUN_API_ENDPOINT", "MONITORING_API_ENDPOINT"):
+        os.environ.pop(name, None)
