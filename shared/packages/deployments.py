@@ -108,8 +108,9 @@ class PackageDeployments:
         on_behalf_of: str | None = None,
         extra: dict | None = None,
         writer=None,
-    ) -> None:
-        """Record `deployq.package_deployment.<what>` (with `writer`'s commit, or alone)."""
+    ) -> list[dict[str, Any]]:
+        """Record `deployq.package_deployment.<what>`: in `writer`'s commit (the caller
+        publishes the returned events after it), or alone and published now."""
         event = build_event(
             org,
             EVENT + what,
@@ -127,8 +128,7 @@ class PackageDeployments:
         if writer is None:
             batch.commit()
             self.events.publish_soon(org, [event])
-        else:
-            writer.published_after = [*getattr(writer, "published_after", []), event]
+        return [event]
 
     def _usable(self, org: str, package_id: str) -> dict[str, Any]:
         """A package that may be generated or deployed: 409 when it is deleted."""
@@ -180,9 +180,9 @@ class PackageDeployments:
         batch = self.store.db.batch()
         self.store.stage_deployment(batch, org, record)
         extra = {"override_reason": override} if override else None
-        self.emit(org, "started", None, record, principal, meta, extra=extra, writer=batch)
+        events = self.emit(org, "started", None, record, principal, meta, extra=extra, writer=batch)
         batch.commit()
-        self.events.publish_soon(org, batch.published_after)
+        self.events.publish_soon(org, events)
         result = self.run_deploy(org, package, record, options, None)
         self._finished(org, record, result, principal, meta)
         if result["status"] == S.failed.value and not options["dry_run"]:
