@@ -77,6 +77,8 @@ class DeploymentQueue:
             principal=principal,
             meta=meta,
             extra=extra,
+            # deployq's own moves (a canary's automatic rollback) are made for the creator
+            on_behalf_of=after.get("created_by_actor") if principal.kind == "internal" else None,
         )
 
     # -- reads --------------------------------------------------------------------
