@@ -159,7 +159,9 @@ class PackageDeployments:
             if not request.schedule_at:
                 self.approvals.check_freeze(org, request.environment, principal, override)
             if self.approvals.requires_approval(org, request.environment):
-                record = self._awaiting(org, package, request, options, actor, principal, meta)
+                record = self._awaiting(
+                    org, package, request, options, actor, principal, meta, idempotency_key
+                )
                 return Deployed(deployment=record, waiting=True)
         if request.run_as_background or request.schedule_at:
             job_data = {
@@ -197,9 +199,22 @@ class PackageDeployments:
         what = "completed" if result["status"] == S.completed.value else "failed"
         self.emit(org, what, record, result, principal, meta, on_behalf_of)
 
-    def _awaiting(self, org, package, request, options, actor, principal, meta) -> dict:
-        """Store the deployment waiting for approval with its `approval.requested` event."""
-        record = self.new_deployment(package, request.environment, options, actor, None, None)
+    def _awaiting(
+        self, org, package, request, options, actor, principal, meta, idempotency_key=None
+    ) -> dict:
+        """Store the deployment waiting for approval with its `approval.requested` event.
+
+        With an Idempotency-Key its id derives from the key: a retry answers the first."""
+        deployment_id = (
+            idempotent_job_id(org, f"waiting:{idempotency_key}") if idempotency_key else None
+        )
+        if deployment_id is not None:
+            existing = self.store.find_deployment(org, deployment_id)
+            if existing is not None:
+                return existing
+        record = self.new_deployment(
+            package, request.environment, options, actor, deployment_id, None
+        )
         record.update(
             status=S.awaiting_approval.value,
             approval_status=PENDING,

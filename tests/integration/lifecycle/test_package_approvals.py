@@ -155,3 +155,18 @@ def test_inbox_pages_newest_first_across_both_kinds(api, deployments, as_, put_p
     assert {i["kind"] for i in mine} == {"deployment", "package_deployment"}
     assert all(i["can_approve"] for i in mine)
     assert len(seen) == len({i["id"] for i in seen})
+
+
+def test_a_retried_waiting_deploy_with_an_idempotency_key_answers_the_first(
+    api, deployments, as_, put_policy, project
+):
+    put_policy(requires_approval=True)
+    package = make_package(api, as_("deployer"), database(project, "dev"))
+    headers = {**as_("deployer"), "Idempotency-Key": "deploy-prices-1"}
+    url = f"/v1/packages/{package['id']}/deploy"
+    first = api.post(url, json={"environment": "production"}, headers=headers)
+    again = api.post(url, json={"environment": "production"}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.json["deployment"]["id"] == again.json["deployment"]["id"]
+    pending = deployments.get("/v1/approvals", headers=as_("approver")).json
+    assert [i["id"] for i in pending].count(first.json["deployment"]["id"]) == 1
