@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from cli import __version__
 from cli.commands import (
+    approvals,
     canary,
     deployments,
     governance,
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     packages.register(commands, common)
     canary.register(commands, common)
     governance.register(commands, common)
+    approvals.register(commands, common)
     organisations.register(commands, common)
     openapi.register(commands, common)
     release.register(commands, common)

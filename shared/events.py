@@ -42,6 +42,8 @@ log = logs.get("events")
 def resource_type(subject: str) -> str:
     """`deployments/<id>` -> `deployment`, `policies/<env>` -> `policy`."""
     collection = subject.split("/", 1)[0]
+    if collection == "settings":  # an organisation's settings are one resource
+        return collection
     if collection.endswith("ies"):
         return collection[:-3] + "y"
     return collection[:-1] if collection.endswith("s") else collection

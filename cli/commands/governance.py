@@ -242,7 +242,20 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         p = leaf(sub, common, name, func, text)
         p.add_argument("--actor")
         p.add_argument("--action", help="event type, e.g. deployq.deployment.status_changed")
-        p.add_argument("--resource-type", choices=("deployment", "policy"))
+        p.add_argument(
+            "--resource-type",
+            choices=(
+                "deployment",
+                "policy",
+                "package",
+                "package_deployment",
+                "job",
+                "canary",
+                "runbook",
+                "settings",
+                "organisation",
+            ),
+        )
         p.add_argument("--resource-id")
         p.add_argument("--from", dest="since", metavar="TIME", help="RFC 3339, inclusive")
         p.add_argument("--to", dest="until", metavar="TIME", help="RFC 3339, exclusive")

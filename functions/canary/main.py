@@ -10,7 +10,15 @@ import functions_framework
 from shared import logs
 from shared.canary.service import Canaries, canaries_for
 from shared.config import load_settings_or_exit
-from shared.models.canary import Canary, CanaryCreate, CheckRequest, ListQuery, public
+from shared.errors import Forbidden
+from shared.models.canary import (
+    Canary,
+    CanaryCreate,
+    CheckRequest,
+    ListQuery,
+    PromoteBody,
+    public,
+)
 from shared.web import Api, Context, Route
 
 SETTINGS = load_settings_or_exit()
@@ -35,6 +43,7 @@ def list_canaries(ctx: Context):
 
 
 def start_canary(ctx: Context):
+    check_override(ctx, ctx.body.override_reason)
     return with_checks(engine().start(ctx.org, ctx.body, ctx.principal)), 201
 
 
@@ -42,8 +51,15 @@ def get_canary(ctx: Context, canary_id: str):
     return with_checks(engine().store.get(ctx.org, canary_id))
 
 
+def check_override(ctx: Context, override_reason: str | None) -> None:
+    if override_reason is not None and not ctx.principal.has_role("admin"):
+        raise Forbidden("only admins may pass a freeze window with override_reason")
+
+
 def promote_canary(ctx: Context, canary_id: str):
-    return with_checks(engine().promote(ctx.org, canary_id, ctx.principal))
+    reason = ctx.body.override_reason if ctx.body is not None else None
+    check_override(ctx, reason)
+    return with_checks(engine().promote(ctx.org, canary_id, ctx.principal, reason))
 
 
 def abort_canary(ctx: Context, canary_id: str):
@@ -102,6 +118,8 @@ API = Api(
             "POST",
             promote_canary,
             role="deployer",
+            body=PromoteBody,
+            body_optional=True,
             response=Canary,
             summary="100% to the canary revision now",
         ),

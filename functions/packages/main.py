@@ -7,8 +7,10 @@ import functions_framework
 
 from shared import logs
 from shared.config import load_settings_or_exit
-from shared.errors import BadRequest, field_error
+from shared.errors import BadRequest, Forbidden, field_error
+from shared.governance.approvals import APPROVED, REJECTED
 from shared.lazy import Lazy
+from shared.models.governance import ApproveBody, RejectBody
 from shared.models.job import public_job
 from shared.models.package import (
     DeploymentListQuery,
@@ -48,7 +50,7 @@ def list_packages(ctx: Context):
 
 
 def create_package(ctx: Context):
-    record = service().create(ctx.org, ctx.body, ctx.actor)
+    record = service().create(ctx.org, ctx.body, ctx.actor, ctx.principal, ctx.meta)
     return {"package": public_package(record), "message": "Package created successfully"}, 201
 
 
@@ -66,12 +68,12 @@ def update_package(ctx: Context, package_id: str):
         raise BadRequest(
             "nothing to change: give description, status, tags or metadata", code="empty_body"
         )
-    service().update(ctx.org, package_id, changes)
+    service().update(ctx.org, package_id, changes, ctx.principal, ctx.meta)
     return {"message": "Package updated successfully", "package_id": package_id}
 
 
 def delete_package(ctx: Context, package_id: str):
-    service().delete(ctx.org, package_id)
+    service().delete(ctx.org, package_id, ctx.principal, ctx.meta)
     return {"message": "Package deleted successfully", "package_id": package_id}
 
 
@@ -87,7 +89,9 @@ def generate(ctx: Context, package_id: str):
                 code="subset_not_supported",
             )
     if request.run_as_background:
-        job = service().generate_in_background(ctx.org, package_id, request.format, ctx.actor)
+        job = service().generate_in_background(
+            ctx.org, package_id, request.format, ctx.actor, ctx.principal, ctx.meta
+        )
         return {
             "message": "Generation job created",
             "job_id": job["job_id"],
@@ -107,12 +111,29 @@ def import_package(ctx: Context):
     else:
         data, environment = ctx.body.package_data, ctx.body.environment
     upload.check_package(data)
-    record = service().import_package(ctx.org, data, environment, ctx.actor)
+    record = service().import_package(
+        ctx.org, data, environment, ctx.actor, ctx.principal, ctx.meta
+    )
     return {"message": "Package imported successfully", "package": public_package(record)}, 201
 
 
 def deploy(ctx: Context, package_id: str):
-    deployed = service().deploy(ctx.org, package_id, ctx.body, ctx.actor, ctx.idempotency_key)
+    if ctx.body.override_reason is not None and not ctx.principal.has_role("admin"):
+        raise Forbidden("only admins may pass a freeze window with override_reason")
+    deployed = service().deploy(
+        ctx.org,
+        package_id,
+        ctx.body,
+        ctx.actor,
+        ctx.idempotency_key,
+        principal=ctx.principal,
+        meta=ctx.meta,
+    )
+    if deployed.waiting:
+        return {
+            "message": "Deployment waits for approval; nothing was written",
+            "deployment": public_deployment(deployed.deployment),
+        }, 202
     if deployed.job is not None:
         job = deployed.job
         message = (
@@ -156,8 +177,26 @@ def get_deployment(ctx: Context, deployment_id: str):
 
 
 def rollback(ctx: Context, deployment_id: str):
-    record = service().rollback(ctx.org, deployment_id, ctx.actor)
-    return {"message": "Deployment rolled back", "deployment": public_deployment(record)}
+    done = service().rollback(ctx.org, deployment_id, ctx.actor, ctx.principal, ctx.meta)
+    if done.waiting:
+        return {
+            "message": "Rollback waits for approval; nothing was restored yet",
+            "deployment": public_deployment(done.deployment),
+        }, 202
+    return {"message": "Deployment rolled back", "deployment": public_deployment(done.deployment)}
+
+
+def approve(ctx: Context, deployment_id: str):
+    comment = ctx.body.comment if ctx.body is not None else None
+    record = service().decide(ctx.org, deployment_id, ctx.principal, APPROVED, comment, ctx.meta)
+    return {"message": "Deployment approved", "deployment": public_deployment(record)}
+
+
+def reject(ctx: Context, deployment_id: str):
+    record = service().decide(
+        ctx.org, deployment_id, ctx.principal, REJECTED, ctx.body.comment, ctx.meta
+    )
+    return {"message": "Deployment rejected", "deployment": public_deployment(record)}
 
 
 def get_job(ctx: Context, job_id: str):
@@ -165,7 +204,7 @@ def get_job(ctx: Context, job_id: str):
 
 
 def cancel_job(ctx: Context, job_id: str):
-    job = service().queue.cancel(ctx.org, job_id)
+    job = service().cancel_job(ctx.org, job_id, ctx.principal, ctx.meta)
     if job["status"] == "cancelled":
         return {"message": "Job cancelled", "job_id": job_id, "status": job["status"]}
     return {
@@ -251,8 +290,11 @@ API = Api(
             deploy,
             role="deployer",
             body=DeployRequest,
-            response={200: R + "PackageDeploymentAnswer", 202: R + "JobAccepted"},
-            summary="deploy now, in the background or at schedule_at",
+            response={
+                200: R + "PackageDeploymentAnswer",
+                202: R + "JobAcceptedOrWaiting",
+            },
+            summary="deploy now, in the background or at schedule_at (or wait for approval)",
         ),
         Route(
             "/v1/packages/<package_id>/actions",
@@ -282,8 +324,27 @@ API = Api(
             "POST",
             rollback,
             role="deployer",
+            response={200: R + "PackageDeploymentAnswer", 202: R + "PackageDeploymentAnswer"},
+            summary="restore what a deployment changed (or wait for approval)",
+        ),
+        Route(
+            "/v1/package-deployments/<deployment_id>/approve",
+            "POST",
+            approve,
+            role="viewer",
+            body=ApproveBody,
+            body_optional=True,
             response=R + "PackageDeploymentAnswer",
-            summary="restore what a deployment changed",
+            summary="approve a package deployment waiting for approval",
+        ),
+        Route(
+            "/v1/package-deployments/<deployment_id>/reject",
+            "POST",
+            reject,
+            role="viewer",
+            body=RejectBody,
+            response=R + "PackageDeploymentAnswer",
+            summary="reject a package deployment waiting for approval (nothing is written)",
         ),
         Route("/v1/jobs/<job_id>", "GET", get_job, response=R + "Job", summary="a background job"),
         Route(

@@ -106,7 +106,9 @@ class Checks:
         check["traffic_percent"] = changes.get("traffic_percent", record["traffic_percent"])
         changes.update(_check_changes(record, number, now, verdict, bool(pending), changes))
         try:
-            after = self.parts.store.commit(org, record["id"], token, changes, check, system(org))
+            after = self.parts.store.commit(
+                org, record["id"], token, changes, check, system(org, self.parts.system_actor)
+            )
         except LeaseLost as exc:
             log.warning("%s; its result is dropped", exc, extra={"fields": ids(record)})
             return None

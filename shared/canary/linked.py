@@ -35,7 +35,13 @@ class LinkedDeployments:
             notes = existing or ""
             if note not in notes:  # a retry after a lost answer adds nothing twice
                 notes = f"{existing}\n{note}" if existing else note  # the team's notes stay
-            queue.set_status(org, record["deployment_id"], status, system(org), notes[-10_000:])
+            queue.set_status(
+                org,
+                record["deployment_id"],
+                status,
+                system(org, self.parts.system_actor),
+                notes[-10_000:],
+            )
         except Exception as exc:  # noqa: BLE001 - the rollout outcome stands either way
             message = getattr(exc, "message", None) or str(exc)
             log.warning("linked deployment not updated: %s", message, extra={"fields": ids(record)})

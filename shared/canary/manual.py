@@ -26,12 +26,27 @@ class Manual:
         self.parts = parts
         self.effects = effects
 
-    def decide(self, org, canary_id, principal: Principal, target: CanaryStatus) -> dict[str, Any]:
-        """End the canary as `target` (promoted or aborted); repeating it answers the canary."""
+    def decide(
+        self,
+        org,
+        canary_id,
+        principal: Principal,
+        target: CanaryStatus,
+        override_reason: str | None = None,
+    ) -> dict[str, Any]:
+        """End the canary as `target` (promoted or aborted); repeating it answers the canary.
+
+        A promotion meets the freeze windows of the canary's environment and needs its
+        linked deployment approved; an abort never waits for anything."""
         store = self.parts.store
         record = store.get(org, canary_id)
         if record["status"] == target.value:
             return record
+        if target == CanaryStatus.promoted:
+            deployment = None
+            if record.get("deployment_id") and self.parts.deployments is not None:
+                deployment = self.parts.linked().get(org, record["deployment_id"])
+            self.parts.gate(org, record.get("environment"), deployment, principal, override_reason)
         taken = store.lease_waiting(
             org,
             canary_id,

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from shared.models.principal import Principal
 
 
+ENDINGS = ("promoted", "aborted", "rolled_back")
+
+
 class LeaseLost(Exception):
     """Another holder took the canary's lease: this holder's result is not written."""
 
@@ -43,11 +46,13 @@ def event_view(record: dict[str, Any] | None) -> dict[str, Any] | None:
 def event_type(before: dict[str, Any] | None, after: dict[str, Any]) -> str | None:
     """The event a change is, if it is one worth telling."""
     if before is None:
-        return "deployq.canary.created"
+        return "deployq.canary.started"
     if before.get("status") != after.get("status"):
-        return "deployq.canary.status_changed"
+        if after.get("status") in ENDINGS:
+            return f"deployq.canary.{after['status']}"
+        return "deployq.canary.status_changed"  # held, failed, progressing again
     if before.get("traffic_percent") != after.get("traffic_percent"):
-        return "deployq.canary.traffic_changed"
+        return "deployq.canary.step_changed"
     return None
 
 
@@ -83,7 +88,16 @@ class CanaryRecords:
             event_view(before),
             event_view(after),
             principal=principal,
-            extra={"reason": after.get("reason")},
+            extra={
+                "reason": after.get("reason"),
+                "override_reason": after.get("override_reason") if before is None else None,
+            },
+            # deployq's own moves (checks, automatic rollbacks) are made for the canary's starter
+            on_behalf_of=(
+                after.get("created_by_actor")
+                if principal is not None and principal.kind == "internal"
+                else None
+            ),
         )
         self.events.record(transaction, org, [event])
         return [event]

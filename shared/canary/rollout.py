@@ -77,6 +77,7 @@ class Rollout:
                     "link a scheduled or in-progress deployment",
                     code="invalid_state",
                 )
+        self.parts.gate(org, environment, deployment, principal, body.override_reason)
         strategy = body.strategy or default_strategy(environment)
         if self.parts.require_service is not None:
             path = f"projects/{body.project}/locations/{body.region}/services/{body.service}"
@@ -89,7 +90,7 @@ class Rollout:
             if deployment is not None and deployment["status"] == Status.scheduled.value:
                 # The rollout is the deployment going live: approvals and freezes apply now.
                 self.parts.linked().set_status(
-                    org, deployment["id"], Status.in_progress, principal, None
+                    org, deployment["id"], Status.in_progress, principal, None, body.override_reason
                 )
             return self._begin(org, record, state, principal)
         except CloudRunError as exc:  # a failed start must not strand the service lock

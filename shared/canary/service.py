@@ -45,9 +45,13 @@ class Canaries:
     def start(self, org: str, body: CanaryCreate, principal: Principal) -> dict[str, Any]:
         return self._rollout.start(org, body, principal)
 
-    def promote(self, org: str, canary_id: str, principal: Principal) -> dict[str, Any]:
+    def promote(
+        self, org: str, canary_id: str, principal: Principal, override_reason: str | None = None
+    ) -> dict[str, Any]:
         """100% to the canary now; the linked deployment becomes deployed."""
-        return self._manual.decide(org, canary_id, principal, CanaryStatus.promoted)
+        return self._manual.decide(
+            org, canary_id, principal, CanaryStatus.promoted, override_reason
+        )
 
     def abort(self, org: str, canary_id: str, principal: Principal) -> dict[str, Any]:
         """100% to the stable revision now; the linked deployment becomes failed."""
@@ -98,6 +102,9 @@ def _make(settings) -> Canaries:
         probe=Probe(identity_tokens=settings.cloud_run_api_endpoint is None),
         # Only the organisation's granted services, checked before any Cloud Run call.
         require_service=organisations_for(settings).require_service_granted,
+        system_actor=next(iter(settings.internal_service_accounts), None)
+        or settings.tasks_service_account
+        or "deployq-canary",
     )
     return Canaries(parts)
 

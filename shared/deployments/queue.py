@@ -47,6 +47,17 @@ class DeploymentQueue:
         self.events = events
         self.approvals = approvals
 
+    def _created(self, org: str, record: dict, principal: Principal, meta) -> Events:
+        """A new record's events: created, and approval requested when it waits."""
+        events = [self._event(org, rules.CREATED, None, record, principal, meta)]
+        if record.get("approval_status") == "pending":
+            events.append(
+                self.approvals.requested_event(
+                    org, "deployment", record, public(record), principal, meta
+                )
+            )
+        return events
+
     def _event(
         self,
         org: str,
@@ -66,6 +77,8 @@ class DeploymentQueue:
             principal=principal,
             meta=meta,
             extra=extra,
+            # deployq's own moves (a canary's automatic rollback) are made for the creator
+            on_behalf_of=after.get("created_by_actor") if principal.kind == "internal" else None,
         )
 
     # -- reads --------------------------------------------------------------------
@@ -113,13 +126,13 @@ class DeploymentQueue:
         if not idempotency_key:
             # Nothing to read transactionally: one atomic batch (record + its event).
             record = {**record, **self.approvals.approval_fields(org, record)}
-            event = self._event(org, rules.CREATED, None, record, principal, meta)
+            events = self._created(org, record, principal, meta)
             batch = self.store.db.batch()
             self.store.write(batch, org, None, record)
-            self.events.record(batch, org, [event])
+            self.events.record(batch, org, events)
             batch.commit()
             self.store.remember(org, record)
-            self.events.publish_soon(org, [event])
+            self.events.publish_soon(org, events)
             return record, False
 
         def create_once(transaction) -> tuple[dict[str, Any], Events]:
@@ -135,9 +148,9 @@ class DeploymentQueue:
                 return first.to_dict(), []
             self.store.keep_request(transaction, org, idempotency_key, body_hash, new)
             self.store.write(transaction, org, None, new)
-            event = self._event(org, rules.CREATED, None, new, principal, meta)
-            self.events.record(transaction, org, [event])
-            return new, [event]
+            events = self._created(org, new, principal, meta)
+            self.events.record(transaction, org, events)
+            return new, events
 
         with self.store.lock(org, f"idem/{idempotency_key}"):
             result, events = run_transaction(self.store.db, create_once)
@@ -223,12 +236,17 @@ class DeploymentQueue:
         return after, events, len(older)
 
     def set_status(
-        self, org: str, deployment_id: str, status: Status, principal: Principal, notes: str | None
+        self,
+        org: str,
+        deployment_id: str,
+        status: Status,
+        principal: Principal,
+        notes: str | None,
+        override_reason: str | None = None,
     ) -> dict[str, Any]:
         """A system-initiated status change (canary promote/rollback), same rules as PATCH."""
-        return self.update(
-            org, deployment_id, DeploymentPatch(status=status, notes=notes), principal
-        )
+        patch = DeploymentPatch(status=status, notes=notes, override_reason=override_reason)
+        return self.update(org, deployment_id, patch, principal)
 
     def claim(
         self, org: str, taxonomy: dict[str, Any], principal: Principal, meta: dict | None = None

@@ -14,7 +14,9 @@ from shared.deployments.queue import DeploymentQueue
 from shared.deployments.rollback import Rollbacks
 from shared.events import event_sink
 from shared.governance.approvals import Approvals
+from shared.governance.changes import Changes
 from shared.governance.dora import DoraService
+from shared.governance.inbox import Inbox
 from shared.governance.policies import Policies
 from shared.lazy import Lazy
 from shared.organisations.service import organisations_for
@@ -22,6 +24,7 @@ from shared.store import firestore as fs
 from shared.store.audit import AuditStore
 from shared.store.deployments import DeploymentStore
 from shared.store.dora import DoraStore
+from shared.store.packages import PackageStore
 from shared.store.policies import NotificationStore, PolicyStore
 from shared.store.runbooks import RunbookStore
 
@@ -42,12 +45,14 @@ class Services:
             self.events,
             persons=organisations_for(settings),
         )
+        self.inbox = Inbox(self.approvals, self.deployment_store, PackageStore(self.db))
         self.deployments = DeploymentQueue(self.deployment_store, self.events, self.approvals)
         self.rollbacks = Rollbacks(self.deployments)
         self.audit = AuditStore(self.db)
         self.dora = DoraService(DoraStore(self.db))
         self.runbooks = RunbookStore(self.db)
         self.notifications = NotificationStore(self.db)
+        self.changes = Changes(self.events, self.runbooks, self.notifications)
 
 
 # The process's services of a configuration: `services_for(settings)`.

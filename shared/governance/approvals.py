@@ -11,6 +11,8 @@ transaction with its event.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,6 +39,36 @@ class Persons(Protocol):
 
 GATED = (Status.in_progress, Status.deployed)
 PENDING, APPROVED, REJECTED, NOT_REQUIRED = "pending", "approved", "rejected", "not_required"
+APPROVAL_REQUESTED = "deployq.approval.requested"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What approvals decide on (queue deployments, package deployments): how to read and
+    write one record, the status a waiting record has and what a rejection makes of it."""
+
+    kind: str  # the event and resource kind: `deployment`, `package_deployment`
+    waiting: str  # the status of a record waiting for approval
+    db: Any
+    get: Callable[[str, str], dict]  # (org, id) -> record, NotFound
+    read: Callable[[Any, str, str], dict]  # (transaction, org, id) -> record
+    write: Callable[[Any, str, dict, dict], None]  # (transaction, org, before, after)
+    public: Callable[[dict], dict]
+    rejected: Callable[[dict, str, str | None, str], dict]  # (before, actor, comment, now)
+    lock: Callable[[str, dict], AbstractContextManager]  # (org, record)
+
+
+def rejected_deployment(before: dict, actor: str, comment: str | None, now: str) -> dict:
+    """A rejected queue deployment is skipped, the rejecter and comment in its notes."""
+    problem = transition_error(Status(before["status"]), Status.skipped)
+    if problem:
+        raise Conflict(problem, code="invalid_transition")
+    note = f"Rejected by {actor}: {comment}"
+    return {
+        "status": Status.skipped.value,
+        "status_changed_at": now,
+        "notes": f"{before['notes']}\n{note}" if before.get("notes") else note,
+    }
 
 
 def actor_of(principal: Principal) -> str:
@@ -68,7 +100,29 @@ def check_decider(
     if decision == APPROVED and policy["prevent_self_approval"] and creator:
         if person_of(creator) == me:
             who = actor if creator.lower() == actor.lower() else f"{actor} (as {creator})"
-            raise Forbidden(f"{who} created deployment {record['id']} and may not approve it")
+            raise Forbidden(f"{who} created {record['id']} and may not approve it")
+
+
+def may_approve(
+    policy: dict,
+    record: dict,
+    principal: Principal,
+    me: str | None = None,
+    person_of: Callable[[str], str | None] = str.lower,
+) -> bool:
+    """Whether `principal` may approve `record` now: it waits, they may decide it, and
+    they have not approved it already (under any credential)."""
+    if (record.get("approval_status") or NOT_REQUIRED) != PENDING:
+        return False
+    try:
+        check_decider(policy, record, principal, APPROVED, me, person_of)
+    except Forbidden:
+        return False
+    me = actor_of(principal).lower() if me is None else me
+    return not any(
+        person_of(a["actor"]) == me and a["decision"] == APPROVED
+        for a in record.get("approvals") or []
+    )
 
 
 def decided(
@@ -80,6 +134,8 @@ def decided(
     now: str,
     me: str | None = None,
     person_of: Callable[[str], str | None] = str.lower,
+    waiting: str = Status.scheduled.value,
+    rejected: Callable[[dict, str, str | None, str], dict] = rejected_deployment,
 ) -> dict | None:
     """The record after `actor`'s decision; None when it changes nothing (a repeated
     approval, by any credential of the same person). Approvals count distinct persons
@@ -87,9 +143,9 @@ def decided(
     for approval."""
     me = actor.lower() if me is None else me
     status = before.get("approval_status") or NOT_REQUIRED
-    if status != PENDING or before["status"] != Status.scheduled.value:
+    if status != PENDING or before["status"] != waiting:
         raise Conflict(
-            f"deployment {before['id']} is not waiting for approval "
+            f"{before['id']} is not waiting for approval "
             f"(status {before['status']}, approval status {status})",
             code="not_pending",
         )
@@ -104,17 +160,9 @@ def decided(
         if len(distinct) >= policy["min_approvals"]:
             after["approval_status"] = APPROVED
     else:
-        problem = transition_error(Status(before["status"]), Status.skipped)
-        if problem:
-            raise Conflict(problem, code="invalid_transition")
+        after.update(rejected(before, actor, comment, now))
         approvals.append(entry)
-        note = f"Rejected by {actor}: {comment}"
-        after.update(
-            approval_status=REJECTED,
-            status=Status.skipped.value,
-            status_changed_at=now,
-            notes=f"{before['notes']}\n{note}" if before.get("notes") else note,
-        )
+        after["approval_status"] = REJECTED
     after["approvals"] = approvals
     return after
 
@@ -184,13 +232,75 @@ class Approvals:
             return
         if principal.kind == "internal":
             return
+        self.check_freeze(org, environment, principal, override_reason, transaction)
+
+    def requires_approval(self, org: str, environment: str) -> bool:
+        return bool(self.policies.get(org, environment)["requires_approval"])
+
+    def check_freeze(
+        self,
+        org: str,
+        environment: str,
+        principal: Principal | None,
+        override_reason: str | None = None,
+        transaction=None,
+    ) -> None:
+        """Conflict `freeze_window` while a freeze window of `environment` is open, unless an
+        admin gives `override_reason` (`principal` None: a job that an admin's override
+        already let through passes with its `override_reason`)."""
         policy = self.policies.get(org, environment, transaction)
         window = active_window(policy["freeze_windows"], self.now())
         if window is None:
             return
-        if override_reason and principal.has_role("admin"):
+        if override_reason and (principal is None or principal.has_role("admin")):
             return
         raise Conflict(freeze_message(environment, window), code="freeze_window")
+
+    def can_approve(self, org: str, record: dict, principal: Principal, policies=None) -> bool:
+        """Whether the caller may approve `record` now (persons compared); `policies` caches
+        the environments' policies across calls."""
+        policies = {} if policies is None else policies
+        environment = record.get("environment")
+        if environment not in policies:
+            policies[environment] = self.policies.get(org, environment)
+        me, person_of = self.persons_of(org, principal)
+        return may_approve(policies[environment], record, principal, me, person_of)
+
+    def requested_event(
+        self, org: str, kind: str, record: dict, public: dict, principal, meta
+    ) -> dict[str, Any]:
+        """`deployq.approval.requested` for `record`, naming who may approve it."""
+        policy = self.policies.get(org, record["environment"])
+        return build_event(
+            org,
+            APPROVAL_REQUESTED,
+            f"{kind}s/{record['id']}",
+            None,
+            public,
+            principal=principal,
+            meta=meta,
+            extra={
+                "kind": kind,
+                "environment": record["environment"],
+                "approver_role": policy["approver_role"],
+                "approvers": list(policy["approvers"]),
+                "min_approvals": policy["min_approvals"],
+            },
+        )
+
+    def deployment_target(self) -> Target:
+        store = self.deployments
+        return Target(
+            kind="deployment",
+            waiting=Status.scheduled.value,
+            db=store.db,
+            get=lambda org, id_: store.get(org, check_id(id_)),
+            read=lambda tx, org, id_: store.snapshot(org, id_, tx).to_dict(),
+            write=store.write,
+            public=public,
+            rejected=rejected_deployment,
+            lock=lambda org, record: store.lock(org, record["taxonomy_key"]),
+        )
 
     def decide(
         self,
@@ -201,30 +311,54 @@ class Approvals:
         comment: str | None,
         meta: dict[str, Any],
     ) -> dict[str, Any]:
-        """Approve or reject a pending deployment; returns the updated record.
+        """Approve or reject a pending deployment; returns the updated record."""
+        return self.decide_on(
+            self.deployment_target(), org, deployment_id, principal, decision, comment, meta
+        )
+
+    def decide_on(
+        self,
+        target: Target,
+        org: str,
+        record_id: str,
+        principal: Principal,
+        decision: str,
+        comment: str | None,
+        meta: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Approve or reject a pending record of `target`; returns the updated record.
 
         Raises NotFound, Forbidden (role, approvers, self-approval) or Conflict (not pending).
         """
-        current = self.deployments.get(org, check_id(deployment_id))
+        current = target.get(org, record_id)
         policy = self.policies.get(org, current.get("environment"))
         me, person_of = self.persons_of(org, principal)
         check_decider(policy, current, principal, decision, me, person_of)
         actor = actor_of(principal)
 
         def record_decision(transaction) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-            before = self.deployments.snapshot(org, deployment_id, transaction).to_dict()
+            before = target.read(transaction, org, record_id)
             after = decided(
-                before, policy, actor, decision, comment, clock.now_text(), me, person_of
+                before,
+                policy,
+                actor,
+                decision,
+                comment,
+                clock.now_text(),
+                me,
+                person_of,
+                target.waiting,
+                target.rejected,
             )
             if after is None:
                 return before, []
-            self.deployments.write(transaction, org, before, after)
+            target.write(transaction, org, before, after)
             event = build_event(
                 org,
-                f"deployq.deployment.{decision}",
-                f"deployments/{deployment_id}",
-                public(before),
-                public(after),
+                f"deployq.{target.kind}.{decision}",
+                f"{target.kind}s/{record_id}",
+                target.public(before),
+                target.public(after),
                 principal=principal,
                 meta=meta,
                 extra={"comment": comment},
@@ -232,7 +366,7 @@ class Approvals:
             self.events.record(transaction, org, [event])
             return after, [event]
 
-        with self.deployments.lock(org, current["taxonomy_key"]):
-            result, events = run_transaction(self.deployments.db, record_decision)
+        with target.lock(org, current):
+            result, events = run_transaction(target.db, record_decision)
         self.events.publish_soon(org, events)
         return result

@@ -24,6 +24,7 @@ CSV_COLUMNS = (
     "workflow",
     "comment",
     "override_reason",
+    "on_behalf_of",
     "changed_fields",
     "before",
     "after",
@@ -77,6 +78,7 @@ def entry_from_event(event: dict[str, Any]) -> dict[str, Any]:
         "changed_fields": changed,
         "comment": data.get("comment"),
         "override_reason": data.get("override_reason"),
+        "on_behalf_of": data.get("on_behalf_of"),
         "ip": request.get("ip"),
         "user_agent": request.get("user_agent"),
     }

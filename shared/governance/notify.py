@@ -24,6 +24,8 @@ def message_for(event: dict[str, Any]) -> str | None:
             return f":x: [{org}] deployment of {what}{where} failed{by}{note} ({after.get('id')})"
         if after.get("status") == "rolled_back":
             return f":rewind: [{org}] {what}{where} was rolled back ({after.get('id')})"
+    if event.get("type") == "deployq.approval.requested":
+        return approval_message(org, data, after)
     if event.get("type") == "deployq.deployment.created" and after.get("trigger") == "rollback":
         place = f" in {after['environment']}" if after.get("environment") else ""
         return (
@@ -31,6 +33,28 @@ def message_for(event: dict[str, Any]) -> str | None:
             f"{after.get('version')} queued{by} ({after.get('id')})"
         )
     return None
+
+
+def approval_message(org: str | None, data: dict[str, Any], after: dict[str, Any]) -> str:
+    """Who may approve which item where."""
+    if data.get("kind") == "package_deployment":
+        item = f"package {after.get('package_name')} {after.get('package_version')}"
+        if after.get("rollback_of"):
+            item = f"rollback of {item}"
+        path = f"/v1/package-deployments/{after.get('id')}/approve"
+    else:
+        item = f"deployment of {after.get('name')} {after.get('version')}"
+        path = f"/v1/deployments/{after.get('id')}/approve"
+    who = [f"anyone with the {data.get('approver_role') or 'approver'} role"]
+    who += list(data.get("approvers") or [])
+    actor = (data.get("principal") or {}).get("actor")
+    need = data.get("min_approvals") or 1
+    return (
+        f":hourglass: [{org}] {item} to {data.get('environment')} waits for "
+        f"{need} approval{'s' if need != 1 else ''}{f' (requested by {actor})' if actor else ''}; "
+        f"who may approve: {', '.join(who)}. Approve with POST {path} "
+        f"or `deployq approvals approve {after.get('id')}` ({after.get('id')})"
+    )
 
 
 def send(url: str, text: str, session: requests.Session | None = None) -> bool:

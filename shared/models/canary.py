@@ -198,6 +198,9 @@ class CanaryCreate(BaseModel):
     compare_to_stable: Optional[CompareToStable] = None
     consecutive_error_limit: int = Field(default=4, ge=1, le=1000)
     verify: Optional[Verify] = None
+    override_reason: Optional[
+        Annotated[str, StringConstraints(strict=True, min_length=1, max_length=2000)]
+    ] = Field(default=None, description="admin only: passes a freeze window, recorded")
 
     @field_validator("steps")
     @classmethod
@@ -208,6 +211,16 @@ class CanaryCreate(BaseModel):
         if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
             raise ValueError("steps must be strictly ascending")
         return steps
+
+
+class PromoteBody(BaseModel):
+    """Body of `POST /v1/canaries/{id}/promote` (optional)."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    override_reason: Optional[
+        Annotated[str, StringConstraints(strict=True, min_length=1, max_length=2000)]
+    ] = Field(default=None, description="admin only: passes a freeze window, recorded")
 
 
 class Figures(BaseModel):

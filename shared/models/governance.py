@@ -175,8 +175,38 @@ class AuditEntry(BaseModel):
     changed_fields: list[str] = Field(default_factory=list)
     comment: Optional[str] = None
     override_reason: Optional[str] = None
+    on_behalf_of: Optional[str] = None
     ip: Optional[str] = None
     user_agent: Optional[str] = None
+
+
+class ApprovalQuery(BaseModel):
+    """Filters of `GET /v1/approvals` (the approval inbox)."""
+
+    model_config = ConfigDict(defer_build=True, extra="ignore")
+
+    status: Literal["pending", "approved", "rejected"] = "pending"
+    limit: int = Field(default=100, ge=1, le=1000)
+    page_token: Optional[Annotated[str, StringConstraints(max_length=512)]] = None
+
+
+class ApprovalItem(BaseModel):
+    """One item of the approval inbox: a deployment or a package deployment."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    kind: Literal["deployment", "package_deployment"]
+    id: str
+    environment: Optional[str] = None
+    name: Optional[str] = None
+    version: Optional[str] = None
+    package_id: Optional[str] = None
+    created_by: Optional[str] = None
+    created_at: Optional[str] = None
+    approval_status: str
+    approvals: list[dict[str, Any]] = Field(default_factory=list)
+    min_approvals: int
+    can_approve: bool
 
 
 # -- DORA -------------------------------------------------------------------------

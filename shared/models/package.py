@@ -48,6 +48,8 @@ class PackageStatus(str, Enum):
 
 
 class DeploymentStatus(str, Enum):
+    awaiting_approval = "awaiting_approval"  # its environment requires approval; nothing written
+    rejected = "rejected"  # an approver rejected it; nothing was written
     running = "running"
     undoing = "undoing"  # restoring the before-images (failed, cancelled or rolled back)
     completed = "completed"
@@ -59,6 +61,8 @@ D = DeploymentStatus
 # The whole package-deployment status machine: from -> statuses it may move to. A job's
 # next attempt redoes a deployment its dead attempt left running, undoing or failed.
 DEPLOYMENT_TRANSITIONS: dict[DeploymentStatus, frozenset[DeploymentStatus]] = {
+    D.awaiting_approval: frozenset({D.running, D.rejected, D.failed}),
+    D.rejected: frozenset(),
     D.running: frozenset({D.completed, D.failed, D.undoing}),
     D.undoing: frozenset({D.failed, D.rolled_back, D.running}),
     D.completed: frozenset({D.undoing}),
@@ -232,6 +236,9 @@ class DeployRequest(BaseModel):
     options: DeployOptions = Field(default_factory=DeployOptions)
     run_as_background: StrictBool = False
     schedule_at: Optional[str] = None
+    override_reason: Optional[
+        Annotated[str, StringConstraints(strict=True, min_length=1, max_length=2000)]
+    ] = Field(default=None, description="admin only: passes a freeze window, recorded")
 
     @field_validator("schedule_at")
     @classmethod
@@ -295,6 +302,11 @@ DEPLOYMENT_FIELDS = (
     "tables_processed",
     "errors",
     "job_id",
+    "approval_status",
+    "approvals",
+    "created_by_actor",
+    "override_reason",
+    "created_at",
     "started_at",
     "completed_at",
 )

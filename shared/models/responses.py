@@ -80,7 +80,9 @@ class PackageDeployment(_Answer):
     package_name: Text = None
     package_version: Text = None
     environment: Text = None
-    status: Literal["completed", "failed", "rolled_back", "running"]
+    status: Literal[
+        "completed", "failed", "rolled_back", "running", "undoing", "awaiting_approval", "rejected"
+    ]
     dry_run: Optional[bool] = None
     is_active: Optional[bool] = None
     options: Optional[dict[str, Any]] = None
@@ -96,6 +98,11 @@ class PackageDeployment(_Answer):
     tables_processed: Count = None
     errors: Optional[list[dict[str, Any]]] = None
     job_id: Text = None
+    approval_status: Text = None
+    approvals: Optional[list[dict[str, Any]]] = None
+    created_by_actor: Text = None
+    override_reason: Text = None
+    created_at: Text = None
     started_at: Text = None
     completed_at: Text = None
 
@@ -145,6 +152,15 @@ class JobAccepted(_Answer):
     message: str
     job_id: str
     status: str
+
+
+class JobAcceptedOrWaiting(_Answer):
+    """A queued deploy job, or a deployment waiting for approval (`deployment`)."""
+
+    message: str
+    job_id: Text = None
+    status: Text = None
+    deployment: Optional[PackageDeployment] = None
 
 
 class Job(_Answer):

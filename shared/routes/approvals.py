@@ -1,4 +1,4 @@
-"""Approving and rejecting deployments that wait for approval."""
+"""The approval inbox; approving and rejecting deployments that wait for approval."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ def approve(ctx: Context, deployment_id: str):
     return public(record)
 
 
+def list_approvals(ctx: Context):
+    q = ctx.query
+    items, token = services_for(ctx.settings).inbox.list(
+        ctx.org, ctx.principal, q.status, q.limit, q.page_token
+    )
+    return items, 200, ({"X-Next-Page-Token": token} if token else {})
+
+
 def reject(ctx: Context, deployment_id: str):
     approvals = services_for(ctx.settings).approvals
     record = approvals.decide(
@@ -25,6 +33,14 @@ def reject(ctx: Context, deployment_id: str):
 
 
 ROUTES = [
+    governed(
+        "/v1/approvals",
+        "GET",
+        list_approvals,
+        query=M + "ApprovalQuery",
+        response=[M + "ApprovalItem"],
+        summary="the approval inbox: deployments and package deployments, newest first",
+    ),
     governed(
         "/v1/deployments/<deployment_id>/approve",
         "POST",

@@ -6,7 +6,7 @@ import flask
 
 from shared import clock
 from shared.deployments.services import services_for
-from shared.errors import ServiceUnavailable
+from shared.errors import NotFound, ServiceUnavailable
 from shared.governance.audit import csv_lines
 from shared.routes import M, governed
 from shared.web import Context, Raw
@@ -17,6 +17,13 @@ def list_audit(ctx: Context):
     audit = services_for(ctx.settings).audit
     entries, token = audit.list(ctx.org, q.filters(), q.from_, q.to, q.limit, q.page_token)
     return entries, 200, ({"X-Next-Page-Token": token} if token else {})
+
+
+def get_audit(ctx: Context, entry_id: str):
+    entry = services_for(ctx.settings).audit.get(ctx.org, entry_id[:200])
+    if entry is None:
+        raise NotFound(f"audit entry {entry_id[:200]} not found")
+    return entry
 
 
 def export_audit(ctx: Context):
@@ -55,6 +62,13 @@ ROUTES = [
         query=M + "AuditQuery",
         response=Raw(("text/csv",)),
         summary="every matching audit entry as CSV (streamed)",
+    ),
+    governed(
+        "/v1/audit-logs/<entry_id>",
+        "GET",
+        get_audit,
+        response=M + "AuditEntry",
+        summary="one audit entry",
     ),
     governed(
         "/v1/events:sweep",

@@ -23,7 +23,8 @@ def get_notifications(ctx: Context):
 
 def put_notifications(ctx: Context):
     settings = ctx.body.model_dump(mode="json")
-    return services_for(ctx.settings).notifications.put(ctx.org, settings)
+    changes = services_for(ctx.settings).changes
+    return changes.put_notifications(ctx.org, settings, ctx.principal, ctx.meta)
 
 
 ROUTES = [

@@ -13,7 +13,8 @@ def list_runbooks(ctx: Context):
 
 
 def create_runbook(ctx: Context):
-    return services_for(ctx.settings).runbooks.create(ctx.org, ctx.body, ctx.principal), 201
+    changes = services_for(ctx.settings).changes
+    return changes.create_runbook(ctx.org, ctx.body, ctx.principal, ctx.meta), 201
 
 
 def get_runbook(ctx: Context, runbook_id: str):
@@ -21,11 +22,12 @@ def get_runbook(ctx: Context, runbook_id: str):
 
 
 def replace_runbook(ctx: Context, runbook_id: str):
-    return services_for(ctx.settings).runbooks.replace(ctx.org, runbook_id, ctx.body)
+    changes = services_for(ctx.settings).changes
+    return changes.replace_runbook(ctx.org, runbook_id, ctx.body, ctx.principal, ctx.meta)
 
 
 def delete_runbook(ctx: Context, runbook_id: str):
-    services_for(ctx.settings).runbooks.delete(ctx.org, runbook_id)
+    services_for(ctx.settings).changes.delete_runbook(ctx.org, runbook_id, ctx.principal, ctx.meta)
     return None, 204
 
 

@@ -69,6 +69,12 @@ class AuditStore:
             return False
         return True
 
+    def get(self, org: str, entry_id: str) -> dict[str, Any] | None:
+        """One entry of `org` by its id (None when `org` has no such entry)."""
+        query = self.collection(org).where(filter=FieldFilter("id", "==", entry_id)).limit(1)
+        found = [snap.to_dict() for snap in query.stream()]
+        return found[0] if found else None
+
     def _query(self, org: str, filters: dict[str, Any], start: str | None, end: str | None):
         query = self.collection(org)
         for name, value in filters.items():

@@ -306,6 +306,23 @@ class DeploymentStore:
         next_token = encode_page_token(records[limit - 1]) if len(records) > limit else None
         return records[:limit], next_token
 
+    def by_approval(
+        self, org: str, approval_status: str, limit: int, after: tuple[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Deployments in `approval_status`, newest first (created_at, then id), after the
+        (created_at, id) cursor `after`."""
+        query = (
+            self.collection(org)
+            .where(filter=FieldFilter("approval_status", "==", approval_status))
+            .order_by("created_at", direction=DESC)
+            .order_by("__name__", direction=DESC)
+        )
+        if after is not None:
+            query = query.start_after(
+                {"created_at": after[0], "__name__": self.collection(org).document(after[1])}
+            )
+        return [snapshot.to_dict() for snapshot in query.limit(limit).stream()]
+
     def _by_taxonomy(self, org: str, key: str, status: Status):
         return (
             self.collection(org)

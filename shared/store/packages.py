@@ -168,6 +168,39 @@ class PackageStore:
             stored["pk_mapping_json"] = mapping_text
         ref.set(stored)
 
+    def stage_deployment(self, writer, org: str, record: dict[str, Any]) -> None:
+        """Write a new deployment record with `writer` (a batch or a transaction)."""
+        writer.create(self.deployment_ref(org, record["id"]), _stored_deployment(record))
+
+    def read_deployment(self, transaction, org: str, deployment_id: str) -> dict[str, Any]:
+        """A deployment record read in `transaction` (NotFound when absent)."""
+        check_id(deployment_id, "package deployment")
+        snap = self.deployment_ref(org, deployment_id).get(transaction=transaction)
+        if not snap.exists:
+            raise NotFound(f"package deployment {deployment_id} not found")
+        return self._loaded(snap)
+
+    def write_deployment(self, writer, org: str, before: dict, after: dict) -> None:
+        """Replace a deployment record (`before` as read) with `writer`."""
+        writer.set(self.deployment_ref(org, after["id"]), _stored_deployment(after))
+
+    def by_approval(
+        self, org: str, approval_status: str, limit: int, after: tuple[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Deployments in `approval_status`, newest first (created_at, then id), after the
+        (created_at, id) cursor `after`."""
+        collection = self.org(org).collection("package_deployments")
+        query = (
+            collection.where(filter=FieldFilter("approval_status", "==", approval_status))
+            .order_by("created_at", direction=DESC)
+            .order_by("__name__", direction=DESC)
+        )
+        if after is not None:
+            query = query.start_after(
+                {"created_at": after[0], "__name__": collection.document(after[1])}
+            )
+        return [self._loaded(snap) for snap in query.limit(limit).stream()]
+
     def update_deployment(self, org: str, deployment_id: str, changes: dict[str, Any]) -> None:
         self.deployment_ref(org, deployment_id).update(changes)
 

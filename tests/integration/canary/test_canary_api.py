@@ -462,7 +462,7 @@ def test_state_changes_are_events_in_the_outbox(canaries, fake, service, gh, can
     ]
     mine = [e for e in events if e["subject"] == f"canaries/{canary['id']}"]
     types = sorted(e["type"] for e in mine)
-    assert "deployq.canary.created" in types and "deployq.canary.status_changed" in types
+    assert "deployq.canary.started" in types and "deployq.canary.aborted" in types
     aborted = next(e for e in mine if e["data"]["after"]["status"] == "aborted")
     assert aborted["data"]["principal"]["actor"] == "octocat"
     assert aborted["data"]["before"]["status"] == "progressing"

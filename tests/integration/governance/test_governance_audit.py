@@ -64,6 +64,12 @@ def test_audit_entries_say_who_what_when_and_where_from(
         ("deployq.organisation.updated", "octocat")
     ]
     entries = [e for e in entries if e["resource_type"] != "organisation"]
+    # The pending deployment asked for approval once (same time as its creation).
+    requested = [e for e in entries if e["action"] == "deployq.approval.requested"]
+    assert [(e["resource_type"], e["resource_id"]) for e in requested] == [
+        ("deployment", record["id"])
+    ]
+    entries = [e for e in entries if e["action"] != "deployq.approval.requested"]
     assert [e["action"] for e in entries] == [
         "deployq.deployment.status_changed",
         "deployq.deployment.approved",

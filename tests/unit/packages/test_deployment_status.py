@@ -19,6 +19,9 @@ ALLOWED = {
     (S.undoing, S.running),
     (S.completed, S.undoing),
     (S.failed, S.running),
+    (S.awaiting_approval, S.running),
+    (S.awaiting_approval, S.rejected),
+    (S.awaiting_approval, S.failed),
 }
 
 
@@ -33,3 +36,7 @@ def test_every_pair(current, target):
 
 def test_rolled_back_is_final():
     assert DEPLOYMENT_TRANSITIONS[S.rolled_back] == frozenset()
+
+
+def test_rejected_is_final():
+    assert DEPLOYMENT_TRANSITIONS[S.rejected] == frozenset()
