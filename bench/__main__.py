@@ -9,7 +9,7 @@ import shutil
 import sys
 import tempfile
 
-MODULES = ("deployments", "packages", "canary")
+MODULES = ("deployments", "cold_start", "packages", "canary")
 
 
 def main() -> None:
