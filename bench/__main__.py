@@ -9,7 +9,7 @@ import shutil
 import sys
 import tempfile
 
-MODULES = ("deployments", "cold_start", "packages", "canary")
+MODULES = ("deployments", "cold_start", "packages", "canary", "canary_reaction")
 
 
 def main() -> None:
