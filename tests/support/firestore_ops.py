@@ -41,16 +41,19 @@ class Operations(Counter):
 
 
 @contextmanager
-def counted_firestore():
-    """Operations of the calling thread inside the block (publisher threads are not counted)."""
+def counted_firestore(all_threads: bool = False):
+    """Operations of the calling thread inside the block (publisher threads are not counted),
+    or of every thread (a sweep's workers)."""
     ops = Operations()
-    me = threading.get_ident()
+    me = None if all_threads else threading.get_ident()
+    lock = threading.Lock()
     originals = {name: getattr(FirestoreClient, name) for name in RPCS}
 
     def wrap(name, original):
         def call(self, request=None, *args, **kwargs):
-            mine = threading.get_ident() == me
+            mine = me is None or threading.get_ident() == me
             if mine:
+                lock.acquire()
                 ops["rpcs"] += 1
                 ops[name] += 1
                 if name == "batch_get_documents":
@@ -59,9 +62,10 @@ def counted_firestore():
                     ops["writes"] += len(_field(request, "writes"))
                 elif name in ("run_query", "run_aggregation_query"):
                     ops["queries"] += 1
+                lock.release()
             result = original(self, request, *args, **kwargs)
             if mine and name == "run_query":
-                return _counting(result, ops)
+                return _counting(result, ops, lock)
             return result
 
         return call
@@ -75,8 +79,9 @@ def counted_firestore():
             setattr(FirestoreClient, name, original)
 
 
-def _counting(responses, ops: Operations):
+def _counting(responses, ops: Operations, lock: threading.Lock):
     for response in responses:
         if getattr(response, "document", None) and response.document.name:
-            ops["reads"] += 1
+            with lock:
+                ops["reads"] += 1
         yield response
