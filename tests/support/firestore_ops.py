@@ -36,9 +36,6 @@ class Operations(Counter):
     """`rpcs` (round trips), `reads` (documents read by key or returned by queries),
     `writes` (documents written by commits), `queries`, and one count per RPC name."""
 
-    def summary(self) -> dict[str, int]:
-        return {k: self[k] for k in ("rpcs", "reads", "writes", "queries")}
-
 
 @contextmanager
 def counted_firestore(all_threads: bool = False):
