@@ -9,7 +9,7 @@ import shutil
 import sys
 import tempfile
 
-MODULES = ("deployments", "packages", "canary", "console")
+MODULES = ("deployments", "cold_start", "packages", "canary", "canary_reaction", "console")
 
 
 def main() -> None:

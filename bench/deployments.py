@@ -1,9 +1,10 @@
-"""Deployment queue over HTTP vs a bare function doing one Firestore get, in the same run.
+"""Deployment queue over HTTP vs its floor, in the same run.
 
-Starts the Firestore emulator, the baseline function and the deployments
-function (auth on, GitHub OIDC tokens from a local JWKS), then measures
-create, get, list (filtered, 100 results) and patch-to-deployed with 1,000
-older scheduled deployments in the taxonomy, and the cold import of main.py.
+Starts the Firestore emulator, the floor (`bench/floor/main.py`: a bare function making
+the same Firestore round trips as each route) and the deployments function (auth on,
+GitHub OIDC tokens from a local JWKS), then measures, floor and deployq in turns: create
+(4 clients, and 8 for throughput), get, list (filtered, 100 results) and patch-to-deployed
+with 1,000 older scheduled deployments in the taxonomy.
 """
 
 from __future__ import annotations
@@ -14,12 +15,26 @@ from pathlib import Path
 
 import requests
 
-from bench.support import Result, cold_imports, load, table
+from bench.support import Result, load, table
 from tests.support.emulators import Emulator, free_port, start_function
 from tests.support.identity import IdentityServer
 
 CLIENTS = 4
+BURST = 8  # clients of the throughput figure
 N = 400
+ROUNDS = 2  # floor and deployq take turns, this many times each
+
+
+def merged(name: str, runs: list[Result]) -> Result:
+    """One result of several runs of one measurement."""
+    return Result(
+        name,
+        [t for run in runs for t in run.latencies],
+        sum(run.seconds for run in runs),
+        sum(run.errors for run in runs),
+    )
+
+
 TAXONOMY = {"provider": "gcp", "cloud_account_id": "bench", "region": "eu", "type": "k8s"}
 
 
@@ -57,12 +72,11 @@ def main() -> None:
     os.environ.update(env)
     processes = []
     try:
-        baseline = start_function(
-            "baseline", free_port(), env, log_dir, source="bench/baseline/main.py"
-        )
+        floor = start_function("floor", free_port(), env, log_dir, source="bench/floor/main.py")
         service = start_function("deployments", free_port(), env, log_dir)
-        processes += [baseline, service]
-        base_url = f"http://127.0.0.1:{baseline.port}"
+        processes += [floor, service]
+        floor_url = f"http://127.0.0.1:{floor.port}"
+        base_url = f"{floor_url}/get/bench/none"
         url = f"http://127.0.0.1:{service.port}"
 
         def org_headers(org: str) -> dict[str, str]:
@@ -77,21 +91,13 @@ def main() -> None:
         from google.cloud import firestore
 
         db = firestore.Client(project=project)
-        db.collection("bench").document("baseline").set({"value": 1})
-        results: list[Result] = []
         for _ in range(50):  # warm both processes
             requests.get(base_url, timeout=10)
             requests.get(f"{url}/v1/deployments?limit=1", headers=headers, timeout=10)
 
-        results.append(
-            load(
-                "baseline: bare function, one Firestore get",
-                lambda s, i: s.get(base_url, timeout=30),
-                requests_total=N,
-                clients=CLIENTS,
-            )
-        )
+        pairs: list[tuple[Result, Result]] = []
         created: list[str] = []
+        floor_created: list[dict] = []
 
         def create(session, i):
             response = session.post(
@@ -103,30 +109,48 @@ def main() -> None:
             created.append(response.json()["id"])
             return response
 
-        results.append(load("create", create, requests_total=N, clients=CLIENTS))
-        results.append(
-            load(
-                "get",
-                lambda s, i: s.get(
-                    f"{url}/v1/deployments/{created[i % len(created)]}", headers=headers, timeout=30
-                ),
-                requests_total=N,
-                clients=CLIENTS,
+        def floor_create(session, i):
+            response = session.post(
+                f"{floor_url}/create/bench-floor",
+                timeout=30,
+                json={**TAXONOMY, "name": f"svc-{i % 20}", "version": f"{i}"},
             )
+            floor_created.append(response.json())
+            return response
+
+        def side_by_side(name, ours, theirs, total=N, clients=CLIENTS, **kw):
+            """Floor and deployq in turns (two rounds each), so a slow moment hits both."""
+            runs: dict[str, list[Result]] = {"floor": [], "deployq": []}
+            for _ in range(ROUNDS):
+                for kind, call in (("floor", theirs), ("deployq", ours)):
+                    runs[kind].append(load(name, call, requests_total=total, clients=clients, **kw))
+            pairs.append((merged(name, runs["deployq"]), merged(name, runs["floor"])))
+
+        side_by_side("create", create, floor_create)
+        side_by_side(f"create, {BURST} clients", create, floor_create, total=2 * N, clients=BURST)
+        side_by_side(
+            "get",
+            lambda s, i: s.get(
+                f"{url}/v1/deployments/{created[i % len(created)]}", headers=headers, timeout=30
+            ),
+            lambda s, i: s.get(
+                f"{floor_url}/get/bench-floor/{floor_created[i % len(floor_created)]['id']}",
+                timeout=30,
+            ),
         )
         seed_scheduled(db, "bench-list", "listed", 300)
         list_headers = org_headers("bench-list")
-        results.append(
-            load(
-                "list (name+status filter, 100 results)",
-                lambda s, i: s.get(
-                    f"{url}/v1/deployments?name=listed&status=scheduled&limit=100",
-                    headers=list_headers,
-                    timeout=30,
-                ),
-                requests_total=N // 2,
-                clients=CLIENTS,
-            )
+        side_by_side(
+            "list (name+status filter, 100 results)",
+            lambda s, i: s.get(
+                f"{url}/v1/deployments?name=listed&status=scheduled&limit=100",
+                headers=list_headers,
+                timeout=30,
+            ),
+            lambda s, i: s.get(
+                f"{floor_url}/list/bench-list?name=listed&status=scheduled&limit=100", timeout=30
+            ),
+            total=N // 2,
         )
 
         def own_project(name: str):
@@ -150,22 +174,28 @@ def main() -> None:
         # deployments; its first patch skips all 1,000, later ones find the queue clean.
         patch_url, patch_db = own_project(f"{project}-patch")
         targets: dict[int, list[str]] = {}
+        floor_targets: dict[int, list[dict]] = {}
         patch_headers = {client: org_headers(f"bench-p{client}") for client in range(CLIENTS)}
+        per_client = ROUNDS * N // CLIENTS
         for client in range(CLIENTS):
             seed_scheduled(patch_db, f"bench-p{client}", f"patched-{client}", 1000)
-            targets[client] = []
-            for j in range(N // CLIENTS):
+            targets[client], floor_targets[client] = [], []
+            for j in range(per_client):
+                body = {**TAXONOMY, "name": f"patched-{client}", "version": f"new-{j}"}
                 response = requests.post(
                     f"{patch_url}/v1/deployments",
                     headers=patch_headers[client],
                     timeout=30,
-                    json={**TAXONOMY, "name": f"patched-{client}", "version": f"new-{j}"},
+                    json=body,
                 )
                 targets[client].append(response.json()["id"])
+                response = requests.post(f"{floor_url}/create/floor-p{client}", json=body)
+                floor_targets[client].append(response.json())
         first_patch = [0.0] * CLIENTS
+        patched = {"deployq": 0, "floor": 0}
 
         def patch(session, i):
-            client, j = i % CLIENTS, i // CLIENTS
+            client, j = i % CLIENTS, patched["deployq"] // CLIENTS + i // CLIENTS
             response = session.patch(
                 f"{patch_url}/v1/deployments/{targets[client][j]}",
                 json={"status": "deployed"},
@@ -176,50 +206,28 @@ def main() -> None:
                 first_patch[client] = response.elapsed.total_seconds() * 1000
             return response
 
-        results.append(
-            load(
-                "patch to deployed (1,000 older scheduled in taxonomy)",
-                patch,
-                requests_total=N,
-                clients=CLIENTS,
-                partitioned=True,
-            )
-        )
-        # The same with one client, next to a one-client baseline.
-        solo_url, solo_db = own_project(f"{project}-solo")
-        solo_headers = org_headers("bench-solo")
-        seed_scheduled(solo_db, "bench-solo", "solo", 1000)
-        solo = [
-            requests.post(
-                f"{solo_url}/v1/deployments",
-                headers=solo_headers,
-                timeout=30,
-                json={**TAXONOMY, "name": "solo", "version": f"new-{j}"},
-            ).json()["id"]
-            for j in range(N // CLIENTS + 1)
-        ]
-        requests.patch(
-            f"{solo_url}/v1/deployments/{solo[0]}",
-            json={"status": "deployed"},
-            headers=solo_headers,
-            timeout=60,
-        )
-        solo_base = load(
-            "baseline, one client",
-            lambda s, i: s.get(base_url, timeout=30),
-            requests_total=N // CLIENTS,
-            clients=1,
-        )
-        solo_patch = load(
-            "patch to deployed, one client",
-            lambda s, i: s.patch(
-                f"{solo_url}/v1/deployments/{solo[i + 1]}",
+        def floor_patch(session, i):
+            client, j = i % CLIENTS, patched["floor"] // CLIENTS + i // CLIENTS
+            record = floor_targets[client][j]
+            return session.patch(
+                f"{floor_url}/patch/floor-p{client}/{record['id']}",
+                params={"key": record["taxonomy_key"], "created_at": record["created_at"]},
                 json={"status": "deployed"},
-                headers=solo_headers,
                 timeout=60,
-            ),
-            requests_total=N // CLIENTS,
-            clients=1,
+            )
+
+        runs: dict[str, list[Result]] = {"floor": [], "deployq": []}
+        for _ in range(ROUNDS):
+            for kind, call in (("floor", floor_patch), ("deployq", patch)):
+                runs[kind].append(
+                    load("patch", call, requests_total=N, clients=CLIENTS, partitioned=True)
+                )
+                patched[kind] += N
+        pairs.append(
+            (
+                merged("patch to deployed (1,000 older scheduled in taxonomy)", runs["deployq"]),
+                merged("patch", runs["floor"]),
+            )
         )
         from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -232,92 +240,33 @@ def main() -> None:
             .limit(2000)
             .stream()
         )
-        # The bare read auto-skip makes (the taxonomy's queue), next to the patch figures.
-        import statistics
-        import time
-
-        from shared.models.deployment import taxonomy_key
-        from shared.store.deployments import DeploymentStore
-
-        store = DeploymentStore(patch_db)
-        key = taxonomy_key({**TAXONOMY, "name": "patched-0"})
-        samples = []
-        for _ in range(30):
-            started = time.perf_counter()
-            store.queued("bench-p0", key)
-            samples.append((time.perf_counter() - started) * 1000)
-        collection_size = (
-            patch_db.collection("organisations")
-            .document("bench-p0")
-            .collection("deployments")
-            .count()
-            .get()[0][0]
-            .value
-        )
-        base = results[0]
-        rows = [["operation", "p50 ms", "p99 ms", "req/s", "errors", "p50 / baseline p50"]]
-        for result in results:
+        rows = [
+            ["operation", "p50 ms", "p99 ms", "req/s", "errors", "floor p50", "floor req/s"]
+            + ["p50 / floor", "req/s / floor"]
+        ]
+        for ours, theirs in pairs:
             rows.append(
                 [
-                    result.name,
-                    f"{result.p50:.1f}",
-                    f"{result.p99:.1f}",
-                    f"{result.rps:.0f}",
-                    str(result.errors),
-                    f"{result.p50 / base.p50:.2f}x",
+                    ours.name,
+                    f"{ours.p50:.1f}",
+                    f"{ours.p99:.1f}",
+                    f"{ours.rps:.0f}",
+                    str(ours.errors + theirs.errors),
+                    f"{theirs.p50:.1f}",
+                    f"{theirs.rps:.0f}",
+                    f"{ours.p50 / theirs.p50:.2f}x",
+                    f"{ours.rps / theirs.rps:.2f}x",
                 ]
             )
-        print(f"\n== deployments ({CLIENTS} concurrent clients, Firestore emulator)")
+        print(
+            f"\n== deployments vs the floor ({CLIENTS} concurrent clients unless named, auth on, "
+            f"Firestore emulator; floor: bench/floor/main.py, the same round trips)"
+        )
         print(table(rows))
         print(
             f"first patch of each taxonomy (auto-skips 1,000): "
             f"{', '.join(f'{ms:.0f} ms' for ms in first_patch)}; "
             f"skipped in one taxonomy: {len(skipped)} (expected 1,000)"
-        )
-        print(
-            f"one client: patch to deployed p50 {solo_patch.p50:.1f} ms vs baseline p50 "
-            f"{solo_base.p50:.1f} ms = {solo_patch.p50 / solo_base.p50:.2f}x "
-            f"({solo_patch.errors} errors)"
-        )
-        print(
-            f"bare read of that taxonomy's queue (the organisation holds "
-            f"{collection_size} deployments), one client, no HTTP: "
-            f"p50 {statistics.median(samples):.1f} ms"
-        )
-        # A 100-record page costs what Firestore takes to return 100 documents: compare the
-        # list with the bare query of the same shape (in-process, no HTTP, one client).
-        list_query = (
-            db.collection("organisations")
-            .document("bench-list")
-            .collection("deployments")
-            .where(filter=FieldFilter("name", "==", "listed"))
-            .where(filter=FieldFilter("status", "==", "scheduled"))
-            .order_by("created_at", direction="DESCENDING")
-            .order_by("__name__", direction="DESCENDING")
-            .limit(101)
-        )
-        list_samples = []
-        for _ in range(30):
-            started = time.perf_counter()
-            [snapshot.to_dict() for snapshot in list_query.stream()]
-            list_samples.append((time.perf_counter() - started) * 1000)
-        bare_list = statistics.median(list_samples)
-        print(
-            f"bare query of the list's shape (100 documents decoded), no HTTP: p50 "
-            f"{bare_list:.1f} ms; list p50 / that = {results[3].p50 / bare_list:.2f}x"
-        )
-
-        base_import, main_import = cold_imports(
-            "import functions_framework, google.cloud.firestore",
-            "import importlib.util\n"
-            "spec = importlib.util.spec_from_file_location(\n"
-            "    'main', 'functions/deployments/main.py')\n"
-            "spec.loader.exec_module(importlib.util.module_from_spec(spec))",
-        )
-        print(
-            f"cold import: functions/deployments/main.py {main_import:.0f} ms vs "
-            f"functions_framework + google.cloud.firestore {base_import:.0f} ms "
-            f"= {main_import / base_import:.2f}x"
         )
     finally:
         for process in processes:

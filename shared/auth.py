@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 PAT_CACHE_SECONDS = 300
 CLOCK_SKEW_SECONDS = 10
+# A verified JWT is kept until it expires (at most this long): a signature check per
+# request was a third of a create's CPU; a token that fails is checked again every time.
+TOKEN_CACHE_SECONDS = 300
 
 
 def process_organisations(settings: Settings) -> OrganisationService:
@@ -131,6 +134,41 @@ class PatCache:
                 self._items.popitem(last=False)
 
 
+class VerifiedTokens:
+    """Verified JWTs by hash: (issuer, what verification returned), until the token's `exp`
+    (at most TOKEN_CACHE_SECONDS), bounded in size."""
+
+    def __init__(self, size: int = 10_000):
+        self.size = size
+        self._items: OrderedDict[bytes, tuple[float, str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def get(self, token: str) -> tuple[str, Any] | None:
+        """(issuer, verified result) of a token verified before and not yet expired."""
+        key = self._key(token)
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if item[0] < time.time():
+                del self._items[key]
+                return None
+            return item[1], item[2]
+
+    def put(self, token: str, issuer: str, exp: Any, result: Any) -> None:
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            return
+        until = min(float(exp) + CLOCK_SKEW_SECONDS, time.time() + TOKEN_CACHE_SECONDS)
+        with self._lock:
+            self._items[self._key(token)] = (until, issuer, result)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 class Authenticator:
     """Verifies every kind of credential deployq accepts, configured from Settings."""
 
@@ -152,6 +190,7 @@ class Authenticator:
         )
         self._google_certs = GoogleCerts(settings.google_certs_url, self.session)
         self._pats = PatCache()
+        self._tokens = VerifiedTokens()
 
     # -- entry points -------------------------------------------------------------
 
@@ -264,9 +303,11 @@ class Authenticator:
             raise Unauthorized("malformed token")
         return claims
 
-    @classmethod
-    def _unverified_issuer(cls, token: str) -> str:
-        issuer = cls._unverified_claims(token).get("iss")
+    def _unverified_issuer(self, token: str) -> str:
+        known = self._tokens.get(token)
+        if known is not None:
+            return known[0]
+        issuer = self._unverified_claims(token).get("iss")
         if not isinstance(issuer, str):
             raise Unauthorized("token issuer is missing or not a text")
         return issuer
@@ -277,6 +318,10 @@ class Authenticator:
 
     def verify_github_oidc_claims(self, token: str) -> tuple[Principal, dict[str, Any]]:
         """The principal of a verified GitHub OIDC JWT (role deployer) and its claims."""
+        known = self._tokens.get(token)
+        if known is not None and isinstance(known[1], tuple):
+            principal, claims = known[1]
+            return principal, dict(claims)
         try:
             key = self._jwks.get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError as exc:
@@ -315,6 +360,7 @@ class Authenticator:
             workflow=_text(claims.get("workflow")),
             actor=_text(claims.get("actor")),
         )
+        self._tokens.put(token, claims["iss"], claims["exp"], (principal, dict(claims)))
         return principal, claims
 
     def verify_google(self, token: str) -> dict[str, Any]:
@@ -322,6 +368,9 @@ class Authenticator:
         from google.auth import exceptions as google_exceptions
         from google.auth import jwt as google_jwt
 
+        known = self._tokens.get(token)
+        if known is not None and isinstance(known[1], dict):
+            return dict(known[1])
         if not self.settings.google_id_token_audiences:
             raise Unauthorized(
                 "Google ID tokens are not accepted: GOOGLE_ID_TOKEN_AUDIENCES is empty"
@@ -344,6 +393,7 @@ class Authenticator:
             raise Unauthorized("token issuer is not Google")
         if not claims.get("email") or claims.get("email_verified") is not True:
             raise Unauthorized("Google ID token carries no verified email")
+        self._tokens.put(token, claims["iss"], claims.get("exp"), dict(claims))
         return claims
 
     def google_principal(self, claims: Mapping[str, Any], headers: Mapping[str, str]) -> Principal:

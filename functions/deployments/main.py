@@ -56,7 +56,7 @@ def create_deployment(ctx: Context):
         ctx.body,
         ctx.principal,
         idempotency_key=ctx.idempotency_key,
-        body_hash=request_hash(ctx.json),
+        body_hash=request_hash(ctx.json) if ctx.idempotency_key else None,
         meta=ctx.meta,
     )
     return public(record), 201, {"Idempotent-Replayed": "true"} if replayed else {}

@@ -12,7 +12,6 @@ from typing import Any
 
 from shared import clock
 from shared.models import dora
-from shared.models.deployment import taxonomy_key
 from shared.store.dora import DoraStore
 from shared.store.firestore import run_transaction
 
@@ -61,6 +60,9 @@ class DoraService:
         day = outcome.at.date().isoformat()
         key = None
         if record.get("taxonomy_key") or record.get("name"):
+            # The deployment models (and pydantic) load only for a record without its key.
+            from shared.models.deployment import taxonomy_key
+
             key = record.get("taxonomy_key") or taxonomy_key(record)
         entry = {
             "status": outcome.status,

@@ -232,6 +232,12 @@ class OrganisationBody(BaseModel):
         return _unique_identities(value)
 
 
+class GithubRulesOnly(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    rules: list[GithubRule]
+
+
 class OrganisationPatch(BaseModel):
     """Body of `PATCH /v1/organisation` (org admins) once the fields are known to be allowed."""
 
@@ -244,15 +250,6 @@ class OrganisationPatch(BaseModel):
     @classmethod
     def _members(cls, value: list[Member] | None) -> list[Member] | None:
         return None if value is None else _unique_identities(value)
-
-
-class GithubRulesOnly(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid")
-
-    rules: list[GithubRule]
-
-
-OrganisationPatch.model_rebuild()
 
 
 class OrganisationPatchRequest(BaseModel):

@@ -309,3 +309,26 @@ def test_platform_admins(identity):
         auth.authenticate_platform({})
     local = Authenticator(Settings.from_env({"AUTH_ENABLED": "false"}))
     assert local.authenticate_platform({}).kind == "local"
+
+
+def test_a_verified_token_is_checked_once_until_it_expires(auth, identity, monkeypatch):
+    token = identity.github_token("acme", actor="octocat")
+    first = auth.authenticate(bearer(token))
+    checks, real_key = [], auth._jwks.get_signing_key_from_jwt
+    monkeypatch.setattr(
+        auth._jwks, "get_signing_key_from_jwt", lambda t: checks.append(t) or real_key(t)
+    )
+    again = auth.authenticate(bearer(token))
+    assert again == first and checks == []  # no second signature check
+    # Past its exp (and the leeway) the cache forgets it: the token is verified again.
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3600)
+    auth._unverified_issuer(token)
+    assert auth._tokens.get(token) is None
+
+
+def test_a_refused_token_is_not_remembered(auth, identity):
+    token = identity.github_token("acme", aud="someone-else")
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            auth.authenticate(bearer(token))
