@@ -7,8 +7,7 @@ calls the handler and maps every domain error to one JSON shape in one place.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,14 +22,20 @@ from shared.config import Settings
 from shared.errors import (
     ApiError,
     BadRequest,
-    ConcurrentUpdate,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
-    ServiceUnavailable,
     UnsupportedMediaType,
 )
 from shared.lazy import Lazy
+from shared.web.responses import (
+    error_envelope,
+    error_response,
+    json_framework_errors,
+    json_response,
+    map_google_error,
+    validation_error,
+)
 
 MAX_BODY_BYTES = 1024 * 1024
 log = logs.get("web")
@@ -130,53 +135,6 @@ class Context:
         return key
 
 
-def pydantic_details(exc: ValidationError) -> list[dict[str, str]]:
-    details = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in error["loc"]) or "body"
-        details.append({"field": where, "error": error["msg"]})
-    return details
-
-
-def validation_error(exc: ValidationError, what: str) -> BadRequest:
-    details = pydantic_details(exc)
-    summary = "; ".join(f"{d['field']}: {d['error']}" for d in details[:5])
-    return BadRequest(f"invalid {what}: {summary}", code="validation_error", details=details)
-
-
-def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None):
-    body = json.dumps(payload, default=_json_default, separators=(",", ":"))
-    response = flask.Response(body, status=status, mimetype="application/json")
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def error_response(error: ApiError):
-    return json_response(error.body(), error.status)
-
-
-def map_google_error(exc: Exception) -> ApiError | None:
-    """Google API errors that are the caller's to retry, as 409/503; None for the rest."""
-    from google.api_core import exceptions as gexc
-
-    if isinstance(exc, gexc.InvalidArgument):
-        from shared.refusals import invalid_write
-
-        return BadRequest(invalid_write(exc), code="refused")
-    if isinstance(exc, gexc.Aborted):
-        return ConcurrentUpdate("the record changed concurrently; retry the request")
-    if isinstance(exc, (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.RetryError)):
-        return ServiceUnavailable("a backing service is unavailable; retry the request")
-    return None
-
-
 class Api:
     """Routes of one function, dispatched from its functions-framework entry point."""
 
@@ -206,7 +164,7 @@ class Api:
         ]
         self._authenticator = Lazy(lambda: Authenticator(self.settings))
         self._resolved: dict[int, Route] = {}
-        _json_framework_errors()
+        json_framework_errors()
         self._map = Map(
             [Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(self.routes)],
             strict_slashes=False,
@@ -355,7 +313,7 @@ class Api:
         if status == 204:
             return flask.Response(status=204)
         if status >= 400:
-            result = _error_envelope(result, status)
+            result = error_envelope(result, status)
         if isinstance(result, BaseModel):
             result = result.model_dump(mode="json")
         elif isinstance(result, list):
@@ -373,27 +331,6 @@ class Api:
 
         routes = [self.route(index) for index in range(len(self.routes))]
         return document(self.title, self.version, routes)
-
-
-def _json_framework_errors() -> None:
-    """Errors answered by Flask itself (a path its router refuses, e.g. one holding a newline)
-    in the one JSON error shape too; a no-op outside a functions-framework app."""
-    import functions_framework
-
-    def answer(exc: HTTPException):
-        status = exc.code or 500
-        if status == 404:
-            return error_response(NotFound("no such route"))
-        if status == 405:
-            return error_response(MethodNotAllowed("method not allowed on this route"))
-        error = ApiError(exc.name if status < 500 else "internal error; it has been logged")
-        error.status, error.code = status, (exc.name or "error").lower().replace(" ", "_")
-        return error_response(error)
-
-    try:
-        functions_framework.errorhandler(HTTPException)(answer)
-    except AssertionError:  # an app of an earlier create_app that already served (tests)
-        pass
 
 
 def health(ctx: Context) -> dict[str, str]:
@@ -414,18 +351,3 @@ def _load_response(reference: Any) -> Any:
     if isinstance(reference, list):
         return [_load(r) for r in reference]
     return _load(reference)
-
-
-def _error_envelope(result: Any, status: int) -> dict[str, Any]:
-    """A handler's error answer in the one error shape (its own keys kept beside it)."""
-    if isinstance(result, dict) and {"error", "code", "details"} <= set(result):
-        return result
-    extra = result if isinstance(result, dict) else {}
-    message = extra.get("error") or extra.get("reason") or extra.get("message")
-    code = {400: "invalid_request", 404: "not_found", 409: "conflict"}.get(status, "refused")
-    return {
-        **extra,
-        "error": str(message or f"request refused (HTTP {status})"),
-        "code": str(extra.get("code") or code),
-        "details": extra.get("details") if isinstance(extra.get("details"), list) else [],
-    }

@@ -28,6 +28,7 @@ NEEDED = {
     "worker": {"google.cloud.firestore", "pydantic", "jwt"},
     "canary": {"google.cloud.firestore", "pydantic", "jwt"},
     "events": {"google.cloud.firestore"},
+    "console": set(),  # a page and its settings: no Google client, no model
 }
 
 
