@@ -64,24 +64,7 @@ class Manual:
             )
         record, token = taken
         now = self.parts.now()
-        try:
-            changes = self._traffic(record, target)
-        except NotFoundError as exc:
-            if target == CanaryStatus.promoted:
-                store.release(org, canary_id, token)
-                raise Conflict(f"cannot promote: {exc.message}", code="service_not_found") from None
-            changes = {"traffic_percent": 0}  # nothing left to send traffic to: just end it
-        except EtagConflict as exc:
-            store.release(org, canary_id, token)
-            raise Conflict(
-                f"{conflict_reason(exc.message)}; retry", code="concurrent_update"
-            ) from None
-        except CloudRunError as exc:
-            store.release(org, canary_id, token)
-            raise exc.about(f"Cloud Run refused the {target.value} change") from None
-        except BaseException:
-            store.release(org, canary_id, token)
-            raise
+        changes = self._changes_or_release(org, canary_id, token, record, target)
         verb = "promoted" if target == CanaryStatus.promoted else "aborted"
         changes.update(
             status=target.value,
@@ -94,6 +77,29 @@ class Manual:
         self.effects.after(org, record, after, now, None)
         log.info("canary %s %s", canary_id, changes["reason"], extra={"fields": ids(after)})
         return after
+
+    def _changes_or_release(self, org, canary_id, token, record, target: CanaryStatus) -> dict:
+        """The traffic change of ending the canary as `target`; the lease released (and the
+        refusal raised) when Cloud Run does not take it."""
+        store = self.parts.store
+        try:
+            return self._traffic(record, target)
+        except NotFoundError as exc:
+            if target == CanaryStatus.promoted:
+                store.release(org, canary_id, token)
+                raise Conflict(f"cannot promote: {exc.message}", code="service_not_found") from None
+            return {"traffic_percent": 0}  # nothing left to send traffic to: just end it
+        except EtagConflict as exc:
+            store.release(org, canary_id, token)
+            raise Conflict(
+                f"{conflict_reason(exc.message)}; retry", code="concurrent_update"
+            ) from None
+        except CloudRunError as exc:
+            store.release(org, canary_id, token)
+            raise exc.about(f"Cloud Run refused the {target.value} change") from None
+        except BaseException:
+            store.release(org, canary_id, token)
+            raise
 
     def _traffic(self, record: dict[str, Any], target: CanaryStatus) -> dict[str, Any]:
         """Act on the service as it is now (fresh etag): the record's changes."""

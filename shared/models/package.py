@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -376,3 +377,13 @@ def public_deployment(record: dict[str, Any]) -> dict[str, Any]:
 
 def public_action(record: dict[str, Any]) -> dict[str, Any]:
     return {key: record.get(key) for key in ACTION_FIELDS}
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What a deploy request came to: a finished deployment, or a queued job."""
+
+    deployment: dict[str, Any] | None = None
+    job: dict[str, Any] | None = None
+    job_created: bool = False
+    waiting: bool = False  # it waits for approval

@@ -2,49 +2,36 @@
 
 from __future__ import annotations
 
-import json
-import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared import clock
-from shared.errors import BadRequest, Conflict, NotFound
+from shared.errors import Conflict
 from shared.events import EventSink, build_event
 from shared.governance.approvals import APPROVED, PENDING, Approvals, Target, actor_of
-from shared.jobs.errors import JobFailed
 from shared.jobs.queue import JobQueue, idempotent_job_id
-from shared.jobs.runner import JobRun
-from shared.models.job import WAITING, JobType
+from shared.models.job import JobType
 from shared.models.package import (
+    Deployed,
     DeploymentStatus,
-    DeployOptions,
     DeployRequest,
-    action_record,
     deployment_move,
     public_deployment,
     require_usable,
 )
 from shared.models.principal import Principal
 from shared.packages.deploy import PackageDeploy, environment_db
+from shared.packages.deployment_jobs import DeploymentJobs
+from shared.packages.deployment_rollbacks import DeploymentRollbacks
 from shared.packages.pack import environment_or_400
-from shared.packages.writer import undo
 from shared.store.jobs import JobStore
 from shared.store.packages import PackageStore, new_id
 
 if TYPE_CHECKING:
-    from shared.config import Settings
+    pass
 
 S = DeploymentStatus
 EVENT = "deployq.package_deployment."
-
-
-def worker_principal(settings: Settings, org: str) -> Principal:
-    """The worker as an actor: its service account's email."""
-    email = settings.tasks_service_account or next(
-        iter(settings.internal_service_accounts), "deployq-worker"
-    )
-    return Principal("internal", email, org, "admin", actor=email)
 
 
 def rejected_package(before: dict, actor: str, comment: str | None, now: str) -> dict:
@@ -57,17 +44,7 @@ def rejected_package(before: dict, actor: str, comment: str | None, now: str) ->
     }
 
 
-@dataclass(frozen=True)
-class Deployed:
-    """What a deploy request came to: a finished deployment, or a queued job."""
-
-    deployment: dict[str, Any] | None = None
-    job: dict[str, Any] | None = None
-    job_created: bool = False
-    waiting: bool = False  # it waits for approval
-
-
-class PackageDeployments:
+class PackageDeployments(DeploymentRollbacks, DeploymentJobs):
     """Deployments of packages into the organisations' environments."""
 
     def __init__(
@@ -321,227 +298,3 @@ class PackageDeployments:
         target = environment_db(self.settings, org, record["environment"])
         engine = PackageDeploy(self.store, org, package, record, target, options, checkpoint)
         return engine.run()
-
-    def rollback(
-        self,
-        org: str,
-        deployment_id: str,
-        actor: str | None,
-        principal: Principal | None = None,
-        meta: dict | None = None,
-    ) -> dict[str, Any]:
-        """Restore what a deployment changed, never blocked by a freeze window. While its
-        environment requires approval the rollback waits for it: a rollback request
-        (`rollback_of`, `awaiting_approval`) whose last approval restores the deployment."""
-        record = self._rollbackable(org, deployment_id)
-        if self.approvals.requires_approval(org, record["environment"]):
-            request = dict(record)
-            request.update(
-                id=new_id(),
-                status=S.awaiting_approval.value,
-                approval_status=PENDING,
-                approvals=[],
-                is_active=False,
-                rollback_of=deployment_id,
-                deployed_by=actor,
-                deployed_at=None,
-                created_by_actor=actor_of(principal) if principal else actor,
-                created_at=clock.now_text(),
-                started_at=None,
-                completed_at=None,
-                job_id=None,
-                errors=[],
-                pk_mapping_result={},
-            )
-            event = self.approvals.requested_event(
-                org, "package_deployment", request, public_deployment(request), principal, meta
-            )
-            batch = self.store.db.batch()
-            self.store.stage_deployment(batch, org, request)
-            self.events.record(batch, org, [event])
-            batch.commit()
-            self.events.publish_soon(org, [event])
-            return Deployed(deployment=request, waiting=True)
-        return Deployed(deployment=self._roll_back(org, record, actor, principal, meta))
-
-    def _rollbackable(self, org: str, deployment_id: str) -> dict[str, Any]:
-        record = self.store.get_deployment(org, deployment_id)
-        if record.get("dry_run"):
-            raise Conflict("a dry run wrote nothing and cannot be rolled back", code="dry_run")
-        if record["status"] != S.completed.value or not record.get("is_active"):
-            raise Conflict(
-                f"deployment {deployment_id} is {record['status']}; only an active "
-                "completed deployment can be rolled back",
-                code="not_active",
-            )
-        return record
-
-    def _roll_back(self, org, record, actor, principal, meta, on_behalf_of=None) -> dict:
-        deployment_id = record["id"]
-        started, started_at = time.monotonic(), clock.now_text()
-        undoing = deployment_move(deployment_id, record["status"], S.undoing)
-        self.store.update_deployment(
-            org, deployment_id, {"status": undoing, "progress_at": clock.now_text()}
-        )
-        restored = undo(
-            self.store,
-            org,
-            deployment_id,
-            environment_db(self.settings, org, record["environment"]),
-        )
-        now = clock.now_text()
-        changes = {
-            "status": deployment_move(deployment_id, undoing, S.rolled_back),
-            "is_active": False,
-            "rolled_back_at": now,
-            "rolled_back_by": actor,
-            "progress_at": now,
-        }
-        before = dict(record)
-        self.store.update_deployment(org, deployment_id, changes)
-        record.update(changes)
-        self.emit(org, "rolled_back", before, record, principal, meta, on_behalf_of)
-        self.store.add_action(
-            org,
-            record["package_id"],
-            action_record(
-                "rollback",
-                started=started,
-                started_at=started_at,
-                actor=actor,
-                source=None,
-                target=record["environment"],
-                processed=restored,
-                tables=record.get("tables_processed", 0),
-                deployment_id=deployment_id,
-            ),
-        )
-        return record
-
-    def recover(self, org: str, deployment: dict[str, Any]) -> None:
-        """Finish a deployment a dead process left running: undo it and mark it failed."""
-        undo(
-            self.store,
-            org,
-            deployment["id"],
-            environment_db(self.settings, org, deployment["environment"]),
-        )
-        self.store.update_deployment(
-            org,
-            deployment["id"],
-            {
-                "status": deployment_move(deployment["id"], deployment["status"], S.failed),
-                "is_active": False,
-                "completed_at": clock.now_text(),
-                "error": "the deploying process stopped; what it wrote was undone",
-                "progress_at": clock.now_text(),
-            },
-        )
-
-    def deployment_job(self, run: JobRun) -> dict[str, Any]:
-        data = run.data
-        try:
-            package = self._usable(run.org, data["package_id"])
-        except (NotFound, Conflict) as exc:
-            raise JobFailed(exc.message) from None
-        try:
-            environment_or_400(self.settings, run.org, data["environment"])
-        except BadRequest as exc:
-            raise JobFailed(exc.message) from None
-        options = DeployOptions.model_validate(data.get("options") or {}).model_dump()
-        existing = self.store.find_deployment(run.org, data["deployment_id"])
-        if existing and existing["status"] in (S.completed.value, S.rolled_back.value):
-            return self.job_result(existing)  # finished by an attempt that died before saying so
-        user = data.get("user")
-        worker = worker_principal(self.settings, run.org)
-        if not options["dry_run"] and not (existing and existing["status"] == S.running.value):
-            try:  # a job meets the freeze windows when it starts
-                self.approvals.check_freeze(
-                    run.org, data["environment"], None, data.get("override_reason")
-                )
-            except Conflict as exc:
-                if existing and existing["status"] == S.awaiting_approval.value:
-                    now = clock.now_text()
-                    failed = dict(existing, status=S.failed.value, error=exc.message)
-                    failed.update(completed_at=now, progress_at=now)
-                    self.store.update_deployment(
-                        run.org,
-                        existing["id"],
-                        {k: failed[k] for k in ("status", "error", "completed_at", "progress_at")},
-                    )
-                    self.emit(run.org, "failed", existing, failed, worker, None, user)
-                raise JobFailed(f"{exc.code}: {exc.message}") from None
-        kept: dict[str, Any] = {"approval_status": "not_required", "approvals": []}
-        if existing and existing["status"] == S.awaiting_approval.value:
-            kept = {
-                key: existing.get(key)
-                for key in (
-                    "approval_status",
-                    "approvals",
-                    "created_by_actor",
-                    "override_reason",
-                    "created_at",
-                )
-            }
-        elif existing:
-            deployment_move(existing["id"], existing["status"], S.running)  # redone afresh
-            undo(
-                self.store,
-                run.org,
-                existing["id"],
-                environment_db(self.settings, run.org, existing["environment"]),
-            )
-        record = self.new_deployment(
-            package,
-            data["environment"],
-            options,
-            data.get("user"),
-            data["deployment_id"],
-            run.job["job_id"],
-        )
-        record.update(kept)
-        record.setdefault("created_by_actor", user)
-        self.store.save_deployment(run.org, record)
-        self.emit(run.org, "started", existing, record, worker, None, user)
-        result = self.run_deploy(run.org, package, record, options, run.checkpoint)
-        self._finished(run.org, record, result, worker, None, user)
-        if result["status"] == S.failed.value:
-            raise JobFailed(
-                f"deployment {result['id']} failed and was undone: {result.get('error')}",
-                self.job_result(result),
-            )
-        return self.job_result(result)
-
-    @staticmethod
-    def job_result(record: dict[str, Any]) -> dict[str, Any]:
-        keys = (
-            "status",
-            "records_processed",
-            "records_succeeded",
-            "records_skipped",
-            "records_failed",
-            "tables_processed",
-            "dry_run",
-        )
-        result = {key: record.get(key) for key in keys}
-        result["deployment_id"] = record["id"]
-        result["errors"] = record.get("errors", [])[:100]
-        result["pk_mapping_result"] = json.loads(json.dumps(record.get("pk_mapping_result", {})))
-        return result
-
-    def recover_abandoned(self, before: str) -> int:
-        """Undo deployments left running with no progress since `before` by a dead process,
-        unless their job waits for an attempt that will undo and redo them; how many."""
-        recovered = 0
-        for org, deployment in self.store.stale_deployments(before):
-            job_id = deployment.get("job_id")
-            if job_id:
-                try:
-                    job = self.jobs.get(org, job_id)
-                except NotFound:
-                    job = None
-                if job and job["status"] in {s.value for s in WAITING}:
-                    continue  # its next attempt undoes and redoes it
-            self.recover(org, deployment)
-            recovered += 1
-        return recovered
