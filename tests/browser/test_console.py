@@ -78,7 +78,9 @@ def test_a_refused_action_shows_the_api_sentence(page, stack):
 
 
 def me_as(page, role: str) -> None:
-    """`GET /v1/me` answering for a person of this role (the route lands on another branch)."""
+    """The console as a person of this role: `GET /v1/me` answers it, and the approval inbox's
+    `can_approve` is what the API answers such a person (a viewer may approve nothing here; the
+    local stack's real caller is an admin)."""
     body = {"kind": "google", "organisation": "acme", "actor": f"{role}@example.com", "role": role}
     page.route(
         "**/v1/me",
@@ -89,6 +91,19 @@ def me_as(page, role: str) -> None:
             body=json.dumps(body),
         ),
     )
+    if role != "viewer":
+        return
+
+    def inbox(route):
+        answer = route.fetch()
+        items = answer.json() if answer.ok else None
+        if not isinstance(items, list):
+            return route.fulfill(response=answer)
+        for item in items:
+            item["can_approve"] = False
+        return route.fulfill(response=answer, body=json.dumps(items))
+
+    page.route("**/v1/approvals*", inbox)
 
 
 def test_a_viewer_sees_no_action_buttons(page, stack):
