@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC
-from pathlib import Path
+
+from bench.support import canary_stack
 
 CANARIES = int(os.environ.get("BENCH_CANARIES", "2000"))
 # Long enough that no step ends before the first sweep (starting a canary takes 10-35 ms here).
@@ -51,40 +49,10 @@ def _round_trip(fake, samples: int = 50) -> float:
 
 
 def main() -> None:
-    root = Path(__file__).resolve().parents[1]
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    from tests.fakes import FakeGoogleApis
-    from tests.support.canary import Traffic, install
-    from tests.support.emulators import Emulator
-    from tests.support.firestore_ops import counted_firestore
+    with canary_stack(PROJECT, REGION) as (fake, client):
+        from tests.support.canary import Traffic, install
+        from tests.support.firestore_ops import counted_firestore
 
-    log_dir = Path(tempfile.mkdtemp(prefix="deployq-bench-"))
-    firestore = Emulator("firestore", log_dir)
-    fake = FakeGoogleApis()
-    fake.start()
-    saved = dict(os.environ)
-    try:
-        os.environ.update(
-            FIRESTORE_EMULATOR_HOST=firestore.host,
-            GOOGLE_CLOUD_PROJECT=f"bench-{uuid.uuid4().hex[:8]}",
-            AUTH_ENABLED="false",
-            CLOUD_RUN_API_ENDPOINT=fake.address,
-            MONITORING_API_ENDPOINT=fake.address,
-        )
-        os.environ.pop("WORKER_URL", None)
-        os.environ.pop("TASKS_QUEUE", None)
-        from tests.support.organisations import grant
-
-        services = [f"projects/{PROJECT}/locations/{REGION}/services/*"]
-        grant(os.environ["GOOGLE_CLOUD_PROJECT"], "bench", cloud_run_services=services)
-        import functions_framework
-
-        app = functions_framework.create_app("canary", str(root / "functions/canary/main.py"))
-        client = app.test_client()
-        import logging
-
-        logging.getLogger("deployq").setLevel(logging.WARNING)
         headers = {"X-Organisation": "bench"}
         traffics = []
         for i in range(CANARIES):
@@ -149,11 +117,6 @@ def main() -> None:
         listed = client.get("/v1/canaries?limit=1000", headers=headers).get_json()
         percents = statistics.multimode(c["traffic_percent"] for c in listed)
         print(f"canary bench: traffic share after the sweeps: {percents}")
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        fake.stop()
-        firestore.stop()
 
 
 if __name__ == "__main__":

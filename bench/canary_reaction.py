@@ -15,13 +15,11 @@ after they become visible: reaction = that delay + the wait for the next check (
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
-import tempfile
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+
+from bench.support import canary_stack
 
 PROJECT = "bench-run"
 REGION = "europe-west1"
@@ -30,40 +28,9 @@ INTERVAL = 60
 
 
 def main() -> None:
-    root = Path(__file__).resolve().parents[1]
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    from tests.fakes import FakeGoogleApis
-    from tests.support.emulators import Emulator
-
-    log_dir = Path(tempfile.mkdtemp(prefix="deployq-bench-"))
-    firestore = Emulator("firestore", log_dir)
-    fake = FakeGoogleApis()
-    fake.start()
-    saved = dict(os.environ)
-    try:
-        os.environ.update(
-            FIRESTORE_EMULATOR_HOST=firestore.host,
-            GOOGLE_CLOUD_PROJECT=f"bench-{uuid.uuid4().hex[:8]}",
-            AUTH_ENABLED="false",
-            CLOUD_RUN_API_ENDPOINT=fake.address,
-            MONITORING_API_ENDPOINT=fake.address,
-        )
-        os.environ.pop("WORKER_URL", None)
-        os.environ.pop("TASKS_QUEUE", None)
-        from tests.support.organisations import grant
-
-        services = [f"projects/{PROJECT}/locations/{REGION}/services/*"]
-        grant(os.environ["GOOGLE_CLOUD_PROJECT"], "bench", cloud_run_services=services)
-        import logging
-
-        import functions_framework
-
-        app = functions_framework.create_app("canary", str(root / "functions/canary/main.py"))
-        client = app.test_client()
+    with canary_stack(PROJECT, REGION) as (fake, client):
         main_module = sys.modules["main"]
         canaries = main_module.canaries_for(main_module.SETTINGS)
-        logging.getLogger("deployq").setLevel(logging.WARNING)
 
         now = [datetime.now(UTC) + timedelta(seconds=5)]
         canaries._sweep.parts.now = lambda: now[0]
@@ -119,11 +86,6 @@ def main() -> None:
             f"{statistics.median(reactions):.0f} s, worst {max(reactions):.0f} s over "
             f"{PHASES} starting points across one interval"
         )
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        fake.stop()
-        firestore.stop()
 
 
 if __name__ == "__main__":

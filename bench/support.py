@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,3 +109,45 @@ def table(rows: list[list[str]]) -> str:
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
     )
+
+
+@contextlib.contextmanager
+def canary_stack(project: str, region: str):
+    """The canary function in-process over a Firestore emulator and the Google API fake, the
+    organisation `bench` granted `project`'s services in `region`: yields (fake, client)."""
+    import logging
+
+    root = Path(__file__).resolve().parents[1]
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from tests.fakes import FakeGoogleApis
+    from tests.support.emulators import Emulator
+
+    firestore = Emulator("firestore", Path(tempfile.mkdtemp(prefix="deployq-bench-")))
+    fake = FakeGoogleApis()
+    fake.start()
+    saved = dict(os.environ)
+    try:
+        os.environ.update(
+            FIRESTORE_EMULATOR_HOST=firestore.host,
+            GOOGLE_CLOUD_PROJECT=f"bench-{uuid.uuid4().hex[:8]}",
+            AUTH_ENABLED="false",
+            CLOUD_RUN_API_ENDPOINT=fake.address,
+            MONITORING_API_ENDPOINT=fake.address,
+        )
+        os.environ.pop("WORKER_URL", None)
+        os.environ.pop("TASKS_QUEUE", None)
+        from tests.support.organisations import grant
+
+        services = [f"projects/{project}/locations/{region}/services/*"]
+        grant(os.environ["GOOGLE_CLOUD_PROJECT"], "bench", cloud_run_services=services)
+        import functions_framework
+
+        app = functions_framework.create_app("canary", str(root / "functions/canary/main.py"))
+        logging.getLogger("deployq").setLevel(logging.WARNING)
+        yield fake, app.test_client()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        fake.stop()
+        firestore.stop()
