@@ -84,21 +84,29 @@ def load(
     return Result(name, latencies, time.perf_counter() - started, errors)
 
 
-def cold_imports(*codes: str, runs: int = 11) -> list[float]:
+def cold_imports(*codes: str | tuple[str, Path, dict], runs: int = 11) -> list[float]:
     """Median wall time (ms) of each code in fresh interpreters (import time only).
 
-    The codes take turns, run after run, so a slower moment of the machine hits all alike.
+    A code is text run from the repository, or (text, folder, extra environment) run from
+    that folder. The codes take turns, run after run, so a slower moment of the machine hits
+    all alike.
     """
     samples: list[list[float]] = [[] for _ in codes]
     for _ in range(runs):
         for index, code in enumerate(codes):
+            text, cwd, extra = (code, ROOT, {}) if isinstance(code, str) else code
             script = (
                 "import time, sys; sys.path.insert(0, '.'); t = time.perf_counter()\n"
-                f"{code}\n"
+                f"{text}\n"
                 "print(time.perf_counter() - t)"
             )
             out = subprocess.run(
-                [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+                [sys.executable, "-c", script],
+                cwd=cwd,
+                env={**os.environ, **extra},
+                capture_output=True,
+                text=True,
+                check=True,
             )
             samples[index].append(float(out.stdout.strip().splitlines()[-1]) * 1000)
     return [statistics.median(s) for s in samples]

@@ -26,7 +26,7 @@ def run(rt: Runtime) -> int:
     from shared.config import ConfigError, Settings
     from shared.google.cloud_run import CloudRun
     from shared.google.monitoring import Monitoring
-    from shared.models.canary import CompareToStable, Thresholds
+    from shared.schemas.canary import CompareToStable, Thresholds
 
     a = rt.args
     if a.duration <= 0:

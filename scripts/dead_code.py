@@ -1,10 +1,10 @@
 """Dead code in shared/, functions/ and cli/: vulture at 60% confidence, which reports unused
 functions, methods, classes, properties and variables.
 
-Fields of pydantic models and members of enums (class-level variables in `shared/models/`)
-are the data the API serves and reads by name, so they are not reported; entry points that
-frameworks call are listed in `scripts/dead_code_whitelist.py`. Exits 1 when anything is
-reported.
+Fields of pydantic models and members of enums (class-level variables in `shared/models/`
+and `shared/schemas/`) are the data the API serves and reads by name, so they are not
+reported; entry points that frameworks call are listed in `scripts/dead_code_whitelist.py`.
+Exits 1 when anything is reported.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ IGNORE_DECORATORS = [
     "@functions_framework.cloud_event",
 ]
 IGNORE_NAMES = ["model_config"]
-# Routes name their models as text ("shared.models.governance:Policy", or M + "Policy"),
+# Routes name their models as text ("shared.schemas.governance:Policy", or M + "Policy"),
 # loaded when first served.
-MODEL_REFERENCE = re.compile(r'(?:models\.\w+:|[MR] \+ ")(\w+)"')
+MODEL_REFERENCE = re.compile(r'(?:schemas\.\w+:|\b[A-Z] \+ ")(\w+)"')
 
 
 def referenced_models() -> list[str]:
@@ -39,7 +39,7 @@ def referenced_models() -> list[str]:
 
 
 def is_model_field(item) -> bool:
-    return item.typ == "variable" and Path(item.filename).parent.name == "models"
+    return item.typ == "variable" and Path(item.filename).parent.name in ("models", "schemas")
 
 
 def main() -> int:

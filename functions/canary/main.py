@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import flask
 import functions_framework
@@ -11,16 +12,14 @@ from shared import logs
 from shared.canary.service import Canaries, canaries_for
 from shared.config import load_settings_or_exit
 from shared.errors import Forbidden
-from shared.models.canary import (
-    Canary,
-    CanaryCreate,
-    CheckRequest,
-    ListQuery,
-    PromoteBody,
-    public,
-)
+from shared.models.canary import public
 from shared.web import Api, Context, Route
 
+if TYPE_CHECKING:
+    from shared.schemas.canary import CheckRequest
+
+# The request and response shapes load when a route first needs them.
+C = "shared.schemas.canary:"
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
 # Path-routed URLs (`.../[prefix]canary/v1/...`) reach the routes without that segment.
@@ -84,8 +83,8 @@ API = Api(
             "/v1/canaries",
             "GET",
             list_canaries,
-            query=ListQuery,
-            response=[Canary],
+            query=C + "ListQuery",
+            response=[C + "Canary"],
             summary="list canaries, newest first (each with its latest check)",
         ),
         Route(
@@ -93,8 +92,8 @@ API = Api(
             "POST",
             start_canary,
             role="deployer",
-            body=CanaryCreate,
-            response=Canary,
+            body=C + "CanaryCreate",
+            response=C + "Canary",
             status=201,
             summary="start a rollout of a Cloud Run revision",
         ),
@@ -103,14 +102,14 @@ API = Api(
             "POST",
             sweep,
             auth="internal",
-            response="shared.models.responses:CanarySweep",
+            response="shared.schemas.responses:CanarySweep",
             summary="Cloud Scheduler: run every overdue check",
         ),
         Route(
             "/v1/canaries/<canary_id>",
             "GET",
             get_canary,
-            response=Canary,
+            response=C + "Canary",
             summary="one canary with every check",
         ),
         Route(
@@ -118,9 +117,9 @@ API = Api(
             "POST",
             promote_canary,
             role="deployer",
-            body=PromoteBody,
+            body=C + "PromoteBody",
             body_optional=True,
-            response=Canary,
+            response=C + "Canary",
             summary="100% to the canary revision now",
         ),
         Route(
@@ -128,7 +127,7 @@ API = Api(
             "POST",
             abort_canary,
             role="deployer",
-            response=Canary,
+            response=C + "Canary",
             summary="100% back to the stable revision now",
         ),
         Route(
@@ -136,8 +135,8 @@ API = Api(
             "POST",
             check_canary,
             auth="internal",
-            body=CheckRequest,
-            response="shared.models.responses:CanaryCheckOutcome",
+            body=C + "CheckRequest",
+            response="shared.schemas.responses:CanaryCheckOutcome",
             summary="run check number `check` if it is due (check tasks sent before checks "
             "became worker jobs)",
         ),

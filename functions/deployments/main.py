@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import functions_framework
 
@@ -12,20 +13,16 @@ from shared.deployments.queue import DeploymentQueue
 from shared.deployments.rules import request_hash
 from shared.deployments.services import services_for
 from shared.errors import BadRequest, Forbidden
-from shared.models.deployment import (
-    Deployment,
-    DeploymentCreate,
-    DeploymentPatch,
-    ListQuery,
-    RollbackQuery,
-    TargetVersionQuery,
-    TaxonomyBody,
-    public,
-)
+from shared.models.deployment import public
 from shared.models.runbook import FAILURE_STATUSES
 from shared.routes import approvals, audit, discovery, dora, organisations, policies, runbooks
 from shared.web import Api, Context, Route
 
+if TYPE_CHECKING:
+    from shared.schemas.deployment import DeploymentPatch, RollbackQuery
+
+# The request and response shapes load when a route first needs them.
+D = "shared.schemas.deployment:"
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
 
@@ -106,8 +103,8 @@ API = Api(
             "/v1/deployments",
             "GET",
             list_deployments,
-            query=ListQuery,
-            response=[Deployment],
+            query=D + "ListQuery",
+            response=[D + "Deployment"],
             summary="list deployments, newest first",
         ),
         Route(
@@ -115,8 +112,8 @@ API = Api(
             "POST",
             create_deployment,
             role="deployer",
-            body=DeploymentCreate,
-            response=Deployment,
+            body=D + "DeploymentCreate",
+            response=D + "Deployment",
             status=201,
             summary="queue a deployment (Idempotency-Key honoured)",
         ),
@@ -125,8 +122,8 @@ API = Api(
             "POST",
             rollback_taxonomy,
             role="deployer",
-            query=RollbackQuery,
-            response=Deployment,
+            query=D + "RollbackQuery",
+            response=D + "Deployment",
             status=201,
             summary="roll a taxonomy back to its previous (or a given) deployed version",
         ),
@@ -135,15 +132,15 @@ API = Api(
             "POST",
             claim,
             role="deployer",
-            body=TaxonomyBody,
-            response=Deployment,
+            body=D + "TaxonomyBody",
+            response=D + "Deployment",
             summary="take the newest scheduled deployment of a taxonomy",
         ),
         Route(
             "/v1/deployments/<deployment_id>",
             "GET",
             get_deployment,
-            response=Deployment,
+            response=D + "Deployment",
             summary="one deployment",
         ),
         Route(
@@ -151,8 +148,8 @@ API = Api(
             "PATCH",
             update_deployment,
             role="deployer",
-            body=DeploymentPatch,
-            response=Deployment,
+            body=D + "DeploymentPatch",
+            response=D + "Deployment",
             summary="change status (auto-skips older scheduled), notes or deployment_uri",
         ),
         Route(
@@ -160,8 +157,8 @@ API = Api(
             "POST",
             rollback_deployment,
             role="deployer",
-            query=TargetVersionQuery,
-            response=Deployment,
+            query=D + "TargetVersionQuery",
+            response=D + "Deployment",
             status=201,
             summary="roll back from this deployment",
         ),

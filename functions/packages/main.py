@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import flask
 import functions_framework
 
@@ -10,27 +12,20 @@ from shared.config import load_settings_or_exit
 from shared.errors import BadRequest, Forbidden, field_error
 from shared.governance.approvals import APPROVED, REJECTED
 from shared.lazy import Lazy
-from shared.models.governance import ApproveBody, RejectBody
 from shared.models.job import public_job
-from shared.models.package import (
-    DeploymentListQuery,
-    DeployRequest,
-    GenerateRequest,
-    ImportRequest,
-    PackageCreate,
-    PackageListQuery,
-    PackageUpdate,
-    PageQuery,
-    public_action,
-    public_deployment,
-    public_package,
-)
+from shared.models.package import public_action, public_deployment, public_package
 from shared.packages import upload
 from shared.packages.service import Packages
 from shared.web import Api, Context, Raw, Route
 
+if TYPE_CHECKING:
+    from shared.schemas.package import DeploymentListQuery, PackageListQuery, PageQuery
+
 SUBSET_FIELDS = ("tables", "collections", "where_clause")
-R = "shared.models.responses:"
+# The request and response shapes load when a route first needs them.
+P = "shared.schemas.package:"
+G = "shared.schemas.governance:"
+R = "shared.schemas.responses:"
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
 MAX_IMPORT_BODY = 32 * 1024 * 1024  # Cloud Functions' request limit
@@ -78,6 +73,8 @@ def delete_package(ctx: Context, package_id: str):
 
 
 def generate(ctx: Context, package_id: str):
+    from shared.schemas.package import GenerateRequest
+
     request: GenerateRequest = ctx.body or GenerateRequest()
     # The file is always the whole (checksummed) package: never quietly less than asked.
     for name in SUBSET_FIELDS:
@@ -222,7 +219,7 @@ API = Api(
             "/v1/packages",
             "GET",
             list_packages,
-            query=PackageListQuery,
+            query=P + "PackageListQuery",
             response=R + "PackageList",
             summary="list packages, newest first",
         ),
@@ -231,7 +228,7 @@ API = Api(
             "POST",
             create_package,
             role="deployer",
-            body=PackageCreate,
+            body=P + "PackageCreate",
             status=201,
             response=R + "PackageCreated",
             summary="pack tables/collections of a source environment",
@@ -241,7 +238,7 @@ API = Api(
             "POST",
             import_package,
             role="deployer",
-            body=ImportRequest,
+            body=P + "ImportRequest",
             raw_body=("application/zip",),
             max_body=MAX_IMPORT_BODY,
             max_depth=upload.MAX_FILE_DEPTH + 1,  # {"package_data": <the file>}
@@ -262,7 +259,7 @@ API = Api(
             "PUT",
             update_package,
             role="deployer",
-            body=PackageUpdate,
+            body=P + "PackageUpdate",
             response=R + "PackageChanged",
             summary="change description, status, tags or metadata",
         ),
@@ -279,7 +276,7 @@ API = Api(
             "POST",
             generate,
             role="deployer",
-            body=GenerateRequest,
+            body=P + "GenerateRequest",
             body_optional=True,
             response={200: Raw(("application/json", "application/zip")), 202: R + "JobAccepted"},
             summary="download the package as JSON or ZIP",
@@ -289,7 +286,7 @@ API = Api(
             "POST",
             deploy,
             role="deployer",
-            body=DeployRequest,
+            body=P + "DeployRequest",
             response={
                 200: R + "PackageDeploymentAnswer",
                 202: R + "JobAcceptedOrWaiting",
@@ -300,7 +297,7 @@ API = Api(
             "/v1/packages/<package_id>/actions",
             "GET",
             list_actions,
-            query=PageQuery,
+            query=P + "PageQuery",
             response=R + "PackageActionList",
             summary="the package's action history, newest first",
         ),
@@ -308,7 +305,7 @@ API = Api(
             "/v1/package-deployments",
             "GET",
             list_deployments,
-            query=DeploymentListQuery,
+            query=P + "DeploymentListQuery",
             response=R + "PackageDeploymentList",
             summary="list package deployments, newest first",
         ),
@@ -332,7 +329,7 @@ API = Api(
             "POST",
             approve,
             role="viewer",
-            body=ApproveBody,
+            body=G + "ApproveBody",
             body_optional=True,
             response=R + "PackageDeploymentAnswer",
             summary="approve a package deployment waiting for approval",
@@ -342,7 +339,7 @@ API = Api(
             "POST",
             reject,
             role="viewer",
-            body=RejectBody,
+            body=G + "RejectBody",
             response=R + "PackageDeploymentAnswer",
             summary="reject a package deployment waiting for approval (nothing is written)",
         ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import functions_framework
 
 from shared import logs
@@ -11,8 +13,11 @@ from shared.jobs.outcome import JobOutcome, Outcome
 from shared.jobs.registry import REGISTRY, Delivery
 from shared.jobs.runner import JobRunner
 from shared.lazy import Lazy
-from shared.models.job import JobType, TaskBody
+from shared.models.job import JobType
 from shared.web import Api, Context, Route
+
+if TYPE_CHECKING:
+    from shared.schemas.job import TaskBody
 
 SETTINGS = load_settings_or_exit()
 logs.configure(SETTINGS.project)
@@ -99,8 +104,8 @@ API = Api(
             "POST",
             run_task,
             auth="internal",
-            body=TaskBody,
-            response="shared.models.responses:TaskOutcome",
+            body="shared.schemas.job:TaskBody",
+            response="shared.schemas.responses:TaskOutcome",
             summary="run one job (Cloud Tasks delivery of {job_id})",
         ),
         Route(
@@ -109,7 +114,7 @@ API = Api(
             sweep,
             auth="internal",
             raw_body=RAW,
-            response="shared.models.responses:JobSweep",
+            response="shared.schemas.responses:JobSweep",
             summary="time out stuck jobs and finish abandoned deployments (Cloud Scheduler)",
         ),
     ],

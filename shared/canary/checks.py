@@ -28,7 +28,7 @@ from shared.google.cloud_run import (
     ServiceState,
 )
 from shared.google.monitoring import MetricPoint, MonitoringError
-from shared.models.canary import CanaryStatus, CompareToStable, Thresholds, Verdict
+from shared.models.canary import CanaryStatus, Verdict
 
 LOOKBACK_SECONDS = 180
 log = logs.get("canary")
@@ -138,6 +138,8 @@ class Checks:
             )
         except MonitoringError as exc:
             query_error = exc.message
+        from shared.schemas.canary import CompareToStable, Thresholds
+
         compare = record.get("compare_to_stable")
         verdict = judge(
             Thresholds(**record["thresholds"]),

@@ -13,12 +13,13 @@ from shared.canary.parts import Parts, ids
 from shared.canary.traffic import conflict_reason, pick_tag, split
 from shared.errors import ApiError, BadRequest, Conflict, NotFound
 from shared.google.cloud_run import CloudRunError, EtagConflict, ServiceState
-from shared.models.canary import CanaryCreate, CanaryStatus, Strategy, default_strategy
+from shared.models.canary import CanaryStatus, Strategy, default_strategy
 from shared.models.deployment import Status
 from shared.store.canaries import service_key
 
 if TYPE_CHECKING:
     from shared.models.principal import Principal
+    from shared.schemas.canary import CanaryCreate
 
 log = logs.get("canary")
 

@@ -24,10 +24,11 @@ from shared.errors import NotFound
 from shared.jobs.outcome import JobOutcome, Outcome
 from shared.jobs.registry import Delivery
 from shared.lazy import Lazy
-from shared.models.canary import CanaryCreate, CanaryStatus
+from shared.models.canary import CanaryStatus
 
 if TYPE_CHECKING:
     from shared.models.principal import Principal
+    from shared.schemas.canary import CanaryCreate
 
 
 class Canaries:

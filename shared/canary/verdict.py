@@ -8,8 +8,12 @@ is never Healthy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from shared.models.canary import CompareToStable, Sample, Thresholds, Verdict
+from shared.models.canary import Sample, Verdict
+
+if TYPE_CHECKING:
+    from shared.schemas.canary import CompareToStable, Thresholds
 
 
 @dataclass(frozen=True)

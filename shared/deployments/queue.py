@@ -15,19 +15,13 @@ from shared.deployments import rules
 from shared.errors import Conflict, NotFound
 from shared.events import EventSink, build_event
 from shared.governance.approvals import Approvals
-from shared.models.deployment import (
-    TAXONOMY_FIELDS,
-    DeploymentCreate,
-    DeploymentPatch,
-    Status,
-    public,
-    taxonomy_key,
-)
+from shared.models.deployment import TAXONOMY_FIELDS, Status, public, taxonomy_key
 from shared.store.deployments import DeploymentStore
 from shared.store.firestore import commit, run_optimistic, run_transaction
 
 if TYPE_CHECKING:
     from shared.auth import Principal
+    from shared.schemas.deployment import DeploymentCreate, DeploymentPatch
 
 # Deployments skipped in one commit: each is two writes (the record, its queue entry), so
 # a chunk with the main record and its events stays under Firestore's 500 writes.
@@ -245,6 +239,8 @@ class DeploymentQueue:
         override_reason: str | None = None,
     ) -> dict[str, Any]:
         """A system-initiated status change (canary promote/rollback), same rules as PATCH."""
+        from shared.schemas.deployment import DeploymentPatch
+
         patch = DeploymentPatch(status=status, notes=notes, override_reason=override_reason)
         return self.update(org, deployment_id, patch, principal)
 

@@ -16,7 +16,6 @@ from shared.errors import Conflict, NotFound
 from shared.models.deployment import (
     ROLLBACK_COPIED_FIELDS,
     TAXONOMY_FIELDS,
-    DeploymentPatch,
     Status,
     Trigger,
     taxonomy_key,
@@ -25,6 +24,7 @@ from shared.models.deployment import (
 
 if TYPE_CHECKING:
     from shared.auth import Principal
+    from shared.schemas.deployment import DeploymentPatch
 
 CREATED = "deployq.deployment.created"
 STATUS_CHANGED = "deployq.deployment.status_changed"

@@ -14,7 +14,7 @@ from shared.store.runbooks import RunbookStore
 
 if TYPE_CHECKING:
     from shared.auth import Principal
-    from shared.models.governance import RunbookBody
+    from shared.schemas.governance import RunbookBody
 
 
 def settings_view(settings: dict[str, Any]) -> dict[str, Any]:

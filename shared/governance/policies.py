@@ -11,7 +11,7 @@ from shared.store.policies import PolicyStore
 
 if TYPE_CHECKING:
     from shared.auth import Principal
-    from shared.models.governance import PolicyBody
+    from shared.schemas.governance import PolicyBody
 
 POLICY_UPDATED = "deployq.policy.updated"
 

@@ -1,20 +1,15 @@
-"""The deployment queue's model: enums, request bodies, the record, status machine, taxonomy."""
+"""The deployment queue's records: enums, the status machine, the taxonomy key, the public view.
+
+Plain Python: the services load it at start. The request and response shapes (pydantic)
+are in `shared.schemas.deployment`, loaded when a request needs them.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from enum import Enum
-from typing import Annotated, Any, Optional
-
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
-
-from shared import clock
-
-ShortText = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=256)]
-OptionalShort = Optional[Annotated[str, StringConstraints(strict=True, max_length=256)]]
-LongText = Optional[Annotated[str, StringConstraints(strict=True, max_length=10_000)]]
-Uri = Optional[Annotated[str, StringConstraints(strict=True, max_length=2048)]]
+from typing import Any
 
 
 class Provider(str, Enum):
@@ -77,120 +72,13 @@ TAXONOMY_FIELDS = ("name", "provider", "cloud_account_id", "region", "cell")
 
 def taxonomy_key(fields: dict[str, Any]) -> str:
     """A stable key for (name, provider, cloud_account_id, region, cell); null is a value too."""
-    values = [_plain(fields.get(name)) for name in TAXONOMY_FIELDS]
+    values = [plain_value(fields.get(name)) for name in TAXONOMY_FIELDS]
     return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:40]
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """An enum's value, anything else as it is."""
     return value.value if isinstance(value, Enum) else value
-
-
-class DeploymentCreate(BaseModel):
-    """Body of `POST /v1/deployments`. Server-owned fields are ignored if sent."""
-
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
-    name: ShortText
-    version: ShortText
-    provider: Provider
-    type: DeploymentType
-    commit_sha: OptionalShort = None
-    commit_timestamp: Optional[str] = Field(
-        default=None, description="RFC 3339 time of the commit (DORA lead time)"
-    )
-    pipeline_extra_params: Optional[
-        Annotated[str, StringConstraints(strict=True, max_length=65_536)]
-    ] = None
-    cloud_account_id: OptionalShort = None
-    region: OptionalShort = None
-    environment: OptionalShort = None
-    cell: OptionalShort = None
-    auto: StrictBool = True
-    description: LongText = None
-    notes: LongText = None
-    build_uri: Uri = None
-    deployment_uri: Uri = None
-    resource: Optional[Annotated[str, StringConstraints(strict=True, max_length=1024)]] = None
-
-    @field_validator("commit_timestamp")
-    @classmethod
-    def _rfc3339(cls, value: Optional[str]) -> Optional[str]:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise ValueError("must be an RFC 3339 string")
-        return clock.normalise(value)
-
-
-class DeploymentPatch(BaseModel):
-    """Body of `PATCH /v1/deployments/{id}`: only these fields may change."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    status: Optional[Status] = None
-    notes: LongText = None
-    deployment_uri: Uri = None
-    override_reason: Optional[
-        Annotated[str, StringConstraints(strict=True, min_length=1, max_length=2000)]
-    ] = Field(default=None, description="admin only: passes a freeze window, recorded")
-
-
-class TaxonomyBody(BaseModel):
-    """Body of `POST /v1/deployments/claim`: a taxonomy (absent fields are null)."""
-
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
-    name: ShortText
-    provider: Provider
-    cloud_account_id: OptionalShort = None
-    region: OptionalShort = None
-    cell: OptionalShort = None
-
-
-class Deployment(BaseModel):
-    """A deployment as the API returns it."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    id: str
-    created_at: str
-    updated_at: str
-    organisation: str
-    name: str
-    version: str
-    commit_sha: Optional[str] = None
-    commit_timestamp: Optional[str] = None
-    pipeline_extra_params: Optional[str] = None
-    provider: Provider
-    cloud_account_id: Optional[str] = None
-    region: Optional[str] = None
-    environment: Optional[str] = None
-    cell: Optional[str] = None
-    type: DeploymentType
-    status: Status
-    auto: bool = True
-    trigger: Trigger
-    description: Optional[str] = None
-    notes: Optional[str] = None
-    build_uri: Optional[str] = None
-    deployment_uri: Optional[str] = None
-    resource: Optional[str] = None
-    source_deployment_id: Optional[str] = None
-    rollback_from_deployment_id: Optional[str] = None
-    created_by_repo: Optional[str] = None
-    created_by_workflow: Optional[str] = None
-    created_by_actor: Optional[str] = None
-    deployed_at: Optional[str] = None
-    status_changed_at: Optional[str] = None
-    approval_status: str = Field(
-        default="not_required", description="not_required | pending | approved | rejected"
-    )
-    approvals: list[dict[str, Any]] = Field(
-        default_factory=list, description='[{"actor", "decision", "comment", "time"}]'
-    )
-    runbooks: Optional[list[dict[str, Any]]] = Field(
-        default=None, description="failed or rolled_back deployments: the matching runbooks"
-    )
 
 
 # Fields of a record copied into a rollback deployment.
@@ -211,7 +99,43 @@ ROLLBACK_COPIED_FIELDS = (
     "resource",
 )
 
-PUBLIC_FIELDS = tuple(Deployment.model_fields)
+# The API's fields of a deployment, in order (`shared.schemas.deployment.Deployment` has
+# exactly these; a test holds the two together).
+PUBLIC_FIELDS = (
+    "id",
+    "created_at",
+    "updated_at",
+    "organisation",
+    "name",
+    "version",
+    "commit_sha",
+    "commit_timestamp",
+    "pipeline_extra_params",
+    "provider",
+    "cloud_account_id",
+    "region",
+    "environment",
+    "cell",
+    "type",
+    "status",
+    "auto",
+    "trigger",
+    "description",
+    "notes",
+    "build_uri",
+    "deployment_uri",
+    "resource",
+    "source_deployment_id",
+    "rollback_from_deployment_id",
+    "created_by_repo",
+    "created_by_workflow",
+    "created_by_actor",
+    "deployed_at",
+    "status_changed_at",
+    "approval_status",
+    "approvals",
+    "runbooks",
+)
 # Values of fields that records written before they existed lack.
 PUBLIC_DEFAULTS: dict[str, Any] = {"approval_status": "not_required"}
 
@@ -221,68 +145,3 @@ def public(record: dict[str, Any]) -> dict[str, Any]:
     view = {name: record.get(name, PUBLIC_DEFAULTS.get(name)) for name in PUBLIC_FIELDS}
     view["approvals"] = list(record.get("approvals") or [])
     return view
-
-
-class ListQuery(BaseModel):
-    """Query of `GET /v1/deployments`. An empty taxonomy value (`cell=`) matches null."""
-
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
-    status: Optional[Status] = None
-    name: OptionalShort = None
-    environment: OptionalShort = None
-    provider: Optional[Provider] = None
-    cloud_account_id: OptionalShort = None
-    region: OptionalShort = None
-    cell: OptionalShort = None
-    trigger: Optional[Trigger] = None
-    limit: int = Field(default=100, ge=1, le=1000)
-    page_token: Optional[Annotated[str, StringConstraints(max_length=512)]] = None
-
-    def filters(self) -> dict[str, Any]:
-        """Equality filters to apply: given fields only, "" meaning null."""
-        result = {}
-        for name in (
-            "status",
-            "name",
-            "environment",
-            "provider",
-            "cloud_account_id",
-            "region",
-            "cell",
-            "trigger",
-        ):
-            if name in self.model_fields_set:
-                value = _plain(getattr(self, name))
-                result[name] = None if value == "" else value
-        return result
-
-
-class RollbackQuery(BaseModel):
-    """Query of `POST /v1/deployments/rollback`: the taxonomy, "" meaning null."""
-
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
-    name: ShortText
-    provider: Provider
-    cloud_account_id: Annotated[str, StringConstraints(max_length=256)]
-    region: Annotated[str, StringConstraints(max_length=256)]
-    cell: OptionalShort = None
-    target_version: OptionalShort = None
-
-    def taxonomy(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "provider": self.provider.value,
-            "cloud_account_id": self.cloud_account_id or None,
-            "region": self.region or None,
-            "cell": self.cell or None,
-        }
-
-
-class TargetVersionQuery(BaseModel):
-    """Query of `POST /v1/deployments/{id}/rollback`."""
-
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
-    target_version: OptionalShort = None

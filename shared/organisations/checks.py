@@ -6,8 +6,6 @@ import base64
 import binascii
 from typing import Any
 
-from pydantic import ValidationError
-
 from shared.errors import BadRequest, Forbidden, field_error
 from shared.models.ids import ORG_NAME
 from shared.models.organisation import ORG_ADMIN_FIELDS, RECORD_FIELDS
@@ -65,6 +63,8 @@ def check_org(org: str) -> str:
 
 def validate(model, payload: Any):
     """Validate a body with a model; 400 whose details name each field."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(payload)
     except ValidationError as exc:

@@ -15,12 +15,7 @@ from shared.config import Settings
 from shared.errors import BadRequest, Conflict, Forbidden, field_error
 from shared.events import build_event
 from shared.lazy import Lazy
-from shared.models.organisation import (
-    OrganisationBody,
-    OrganisationPatch,
-    normalised,
-    service_matches,
-)
+from shared.models.organisation import normalised, service_matches
 from shared.organisations.cache import CACHE_SECONDS, RecordCache
 from shared.organisations.checks import (
     admins,
@@ -45,6 +40,7 @@ from shared.store.organisations import OrganisationStore
 
 if TYPE_CHECKING:
     from shared.auth import Principal
+    from shared.schemas.organisation import OrganisationBody
 
 # Names importable from here as before the split.
 __all__ = [
@@ -265,6 +261,8 @@ class OrganisationService:
     def put(self, org: str, payload: Any, principal: Principal, meta: dict) -> dict[str, Any]:
         """Create or replace a record (platform admins); 400 naming the field when invalid."""
         org = check_org(org)
+        from shared.schemas.organisation import OrganisationBody
+
         body = validate(OrganisationBody, payload)
         if body.name is not None and body.name.lower() != org:
             raise field_error("name", f"must be {org} (the organisation in the path) or absent")
@@ -301,6 +299,8 @@ class OrganisationService:
         if not isinstance(payload, dict):
             raise BadRequest("request body must be a JSON object", code="invalid_json")
         refuse_platform_fields(payload)
+        from shared.schemas.organisation import OrganisationPatch
+
         patch = validate(OrganisationPatch, payload)
         if patch.members is None and patch.github is None:
             raise BadRequest("nothing to change: give members or github.rules", code="empty_body")

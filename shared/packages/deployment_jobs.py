@@ -11,7 +11,7 @@ from shared.errors import BadRequest, Conflict, NotFound
 from shared.jobs.errors import JobFailed
 from shared.jobs.runner import JobRun
 from shared.models.job import WAITING
-from shared.models.package import DeploymentStatus, DeployOptions, deployment_move
+from shared.models.package import DeploymentStatus, deployment_move
 from shared.models.principal import Principal
 from shared.packages.deploy import environment_db
 from shared.packages.pack import environment_or_400
@@ -61,6 +61,8 @@ class DeploymentJobs:
             environment_or_400(self.settings, run.org, data["environment"])
         except BadRequest as exc:
             raise JobFailed(exc.message) from None
+        from shared.schemas.package import DeployOptions
+
         options = DeployOptions.model_validate(data.get("options") or {}).model_dump()
         existing = self.store.find_deployment(run.org, data["deployment_id"])
         if existing and existing["status"] in (S.completed.value, S.rolled_back.value):

@@ -14,7 +14,6 @@ from shared.models.job import JobType
 from shared.models.package import (
     Deployed,
     DeploymentStatus,
-    DeployRequest,
     deployment_move,
     public_deployment,
     require_usable,
@@ -28,6 +27,8 @@ from shared.store.jobs import JobStore
 from shared.store.packages import PackageStore, new_id
 
 if TYPE_CHECKING:
+    from shared.schemas.package import DeployRequest
+
     pass
 
 S = DeploymentStatus

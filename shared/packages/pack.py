@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import clock
 from shared.errors import BadRequest, field_error
-from shared.models.package import PackageCreate, PackageType, action_record
+from shared.models.package import PackageType, action_record
 from shared.packages import codec, where
 from shared.store.packages import PackageStore, new_id
+
+if TYPE_CHECKING:
+    from shared.schemas.package import PackageCreate
 
 
 def package_record(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import clock
 from shared.events import build_event
@@ -10,13 +10,7 @@ from shared.jobs.errors import JobCancelled, JobFailed
 from shared.jobs.queue import JobQueue
 from shared.jobs.runner import JobRun
 from shared.models.job import public_job
-from shared.models.package import (
-    DeployRequest,
-    PackageCreate,
-    package_changes,
-    public_package,
-    require_usable,
-)
+from shared.models.package import package_changes, public_package, require_usable
 from shared.packages.deployment_jobs import worker_principal
 from shared.packages.deployments import PackageDeployments
 from shared.packages.files_service import PackageFiles
@@ -25,6 +19,9 @@ from shared.store import firestore as fs
 from shared.store.firestore import run_transaction
 from shared.store.jobs import JobStore
 from shared.store.packages import PackageStore
+
+if TYPE_CHECKING:
+    from shared.schemas.package import DeployRequest, PackageCreate
 
 RECENT_ACTIONS = 5
 

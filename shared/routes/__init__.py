@@ -11,8 +11,9 @@ from typing import Any
 
 from shared.web import Route
 
-# The governance models load when one of these routes is first served.
-M = "shared.models.governance:"
+# Schemas load when one of these routes is first served.
+M = "shared.schemas.governance:"
+D = "shared.schemas.deployment:"
 GOVERNANCE_TAGS = ("governance",)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from shared.deployments.services import services_for
 from shared.governance.approvals import APPROVED, REJECTED
-from shared.models.deployment import Deployment, public
-from shared.routes import M, governed
+from shared.models.deployment import public
+from shared.routes import D, M, governed
 from shared.web import Context
 
 
@@ -47,7 +47,7 @@ ROUTES = [
         approve,
         body=M + "ApproveBody",
         body_optional=True,
-        response=Deployment,
+        response=D + "Deployment",
         summary="approve a deployment waiting for approval (approver role or listed)",
     ),
     governed(
@@ -55,7 +55,7 @@ ROUTES = [
         "POST",
         reject,
         body=M + "RejectBody",
-        response=Deployment,
+        response=D + "Deployment",
         summary="reject a deployment waiting for approval (it is skipped)",
     ),
 ]

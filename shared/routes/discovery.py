@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import flask
-from pydantic import BaseModel, ConfigDict
 
 from shared.config import Settings
 from shared.web import Context, Route
 
 PATH = "/v1/discovery"
-
-
-class Discovery(BaseModel):
-    """The base URLs of the deployq APIs; null where this deployment does not name one."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    deployments: str
-    packages: Optional[str] = None
-    canary: Optional[str] = None
 
 
 def request_base_url(request: flask.Request, function_name: str | None = None) -> str:
@@ -53,7 +40,7 @@ def routes(settings: Settings, function_name: str | None = None) -> list[Route]:
             "GET",
             discovery,
             auth="public",
-            response=Discovery,
+            response="shared.schemas.responses:Discovery",
             summary="URLs of the deployments, packages and canary APIs (no token)",
         )
     ]

@@ -10,12 +10,12 @@ from shared.web import Context, Route
 
 if TYPE_CHECKING:
     from shared.config import Settings
-    from shared.models.organisation import OrganisationListQuery
     from shared.organisations.service import OrganisationService
+    from shared.schemas.organisation import OrganisationListQuery
 
 TAGS = ("organisations",)
 # The models load when one of these routes is first served.
-M = "shared.models.organisation:"
+M = "shared.schemas.organisation:"
 
 
 def routes(settings: Settings) -> list[Route]:

@@ -23,11 +23,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock
 from shared.errors import NotFound
-from shared.models.canary import (
-    ACTIVE,
-    FINAL,
-    CanaryStatus,
-)
+from shared.models.canary import ACTIVE, FINAL, CanaryStatus
 from shared.models.ids import UUID
 from shared.store.tenancy import tenant_documents
 

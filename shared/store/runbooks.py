@@ -24,7 +24,7 @@ from shared.store.firestore import every, run_transaction
 
 if TYPE_CHECKING:
     from shared.auth import Principal
-    from shared.models.governance import RunbookBody
+    from shared.schemas.governance import RunbookBody
 
 PAGE = 500
 # The search index kept on each runbook document and its version, never shown.

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
-from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
@@ -34,8 +33,12 @@ from shared.web.responses import (
     json_framework_errors,
     json_response,
     map_google_error,
+    plain,
     validation_error,
 )
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 MAX_BODY_BYTES = 1024 * 1024
 log = logs.get("web")
@@ -149,7 +152,7 @@ class Api:
                 "GET",
                 health,
                 auth="public",
-                response="shared.models.responses:Health",
+                response="shared.schemas.responses:Health",
                 summary="liveness",
             ),
             Route(
@@ -157,7 +160,7 @@ class Api:
                 "GET",
                 self._openapi,
                 auth="public",
-                response="shared.models.responses:OpenApiDocument",
+                response="shared.schemas.responses:OpenApiDocument",
                 summary="this API's OpenAPI document",
             ),
             *routes,
@@ -216,18 +219,12 @@ class Api:
         return self._respond(route, route.handler(ctx, **args))
 
     def route(self, index: int) -> Route:
-        """The route with its model references imported (once)."""
+        """The route with its request models imported (once). Response models are only
+        the OpenAPI document's: a route that validates nothing never loads pydantic."""
         route = self._resolved.get(index)
         if route is None:
             route = self.routes[index]
-            route = replace(
-                route,
-                body=_load(route.body),
-                query=_load(route.query),
-                response={k: _load_response(v) for k, v in route.response.items()}
-                if isinstance(route.response, dict)
-                else _load_response(route.response),
-            )
+            route = replace(route, body=_load(route.body), query=_load(route.query))
             self._resolved[index] = route
         return route
 
@@ -244,6 +241,8 @@ class Api:
 
     @staticmethod
     def _query(model: type[BaseModel], request: flask.Request) -> Any:
+        from pydantic import ValidationError
+
         values = {key: request.args.get(key) for key in request.args}
         try:
             return model.model_validate(values)
@@ -296,6 +295,8 @@ class Api:
             return
         if not isinstance(payload, dict):
             raise BadRequest("request body must be a JSON object", code="invalid_json")
+        from pydantic import ValidationError
+
         try:
             ctx.body = route.body.model_validate(payload)
         except ValidationError as exc:
@@ -314,10 +315,7 @@ class Api:
             return flask.Response(status=204)
         if status >= 400:
             result = error_envelope(result, status)
-        if isinstance(result, BaseModel):
-            result = result.model_dump(mode="json")
-        elif isinstance(result, list):
-            result = [r.model_dump(mode="json") if isinstance(r, BaseModel) else r for r in result]
+        result = [plain(r) for r in result] if isinstance(result, list) else plain(result)
         return json_response(result, status, headers)
 
     # -- OpenAPI ------------------------------------------------------------------
@@ -329,7 +327,7 @@ class Api:
         """The OpenAPI 3.1 document, generated from the routes and their pydantic models."""
         from shared.web.openapi import document
 
-        routes = [self.route(index) for index in range(len(self.routes))]
+        routes = [_with_responses(self.route(index)) for index in range(len(self.routes))]
         return document(self.title, self.version, routes)
 
 
@@ -345,6 +343,14 @@ def _load(reference: Any) -> Any:
 
     module, _, name = reference.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def _with_responses(route: Route) -> Route:
+    """The route with its response models imported."""
+    response = route.response
+    if isinstance(response, dict):
+        return replace(route, response={k: _load_response(v) for k, v in response.items()})
+    return replace(route, response=_load_response(response))
 
 
 def _load_response(reference: Any) -> Any:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
-from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import (
@@ -19,6 +18,9 @@ from shared.errors import (
     NotFound,
     ServiceUnavailable,
 )
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 def pydantic_details(exc: ValidationError) -> list[dict[str, str]]:
@@ -43,8 +45,14 @@ def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | 
     return response
 
 
+def plain(value: Any) -> Any:
+    """A pydantic model as JSON-ready data (pydantic is loaded only by routes with models)."""
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json") if callable(dump) else value
+
+
 def _json_default(value: Any) -> Any:
-    if isinstance(value, BaseModel):
+    if callable(getattr(value, "model_dump", None)):
         return value.model_dump(mode="json")
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 

@@ -4,15 +4,8 @@ import pytest
 from pydantic import ValidationError
 
 from shared.errors import BadRequest
-from shared.models.deployment import (
-    DeploymentCreate,
-    DeploymentPatch,
-    ListQuery,
-    RollbackQuery,
-    Status,
-    taxonomy_key,
-    transition_error,
-)
+from shared.models.deployment import Status, taxonomy_key, transition_error
+from shared.schemas.deployment import DeploymentCreate, DeploymentPatch, ListQuery, RollbackQuery
 from shared.store.deployments import decode_page_token, encode_page_token
 
 S = Status
@@ -137,3 +130,10 @@ def test_page_token_round_trip_and_garbage():
     for garbage in ("", "abc", "W10", "WyJ4IiwgInkiXQ", "%%%"):
         with pytest.raises(BadRequest):
             decode_page_token(garbage)
+
+
+def test_the_public_view_has_the_response_schema_fields_in_order():
+    from shared.models.deployment import PUBLIC_FIELDS
+    from shared.schemas.deployment import Deployment
+
+    assert PUBLIC_FIELDS == tuple(Deployment.model_fields)

@@ -7,8 +7,9 @@ from shared.deployments import rules
 from shared.errors import Conflict, NotFound
 from shared.governance.approvals import APPROVED, REJECTED, decided
 from shared.lazy import Lazy
-from shared.models.deployment import DeploymentPatch, Status
+from shared.models.deployment import Status
 from shared.models.policy import with_defaults
+from shared.schemas.deployment import DeploymentPatch
 
 NOW = "2026-01-02T03:04:05.000000Z"
 WEB = {"name": "web", "provider": "gcp", "cloud_account_id": "p", "region": "eu", "type": "k8s"}

@@ -119,8 +119,9 @@ def test_weekly_window_across_the_dst_change_through_the_store(db, base_env):
     from shared.events import EventSink
     from shared.governance.approvals import Approvals
     from shared.governance.policies import Policies
-    from shared.models.deployment import DeploymentCreate, DeploymentPatch, Status
-    from shared.models.governance import PolicyBody
+    from shared.models.deployment import Status
+    from shared.schemas.deployment import DeploymentCreate, DeploymentPatch
+    from shared.schemas.governance import PolicyBody
     from shared.store.deployments import DeploymentStore
     from shared.store.policies import PolicyStore
 

@@ -174,7 +174,7 @@ def test_search_finds_every_match_among_thousands(deployments, as_, db):
     from concurrent.futures import ThreadPoolExecutor
 
     from shared.auth import Principal
-    from shared.models.governance import RunbookBody
+    from shared.schemas.governance import RunbookBody
     from shared.store.runbooks import RunbookStore
 
     store = RunbookStore(db)

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from shared.canary.traffic import pick_tag, split
 from shared.google.cloud_run import TrafficEntry
 from shared.google.monitoring import percentile, revision_filter
-from shared.models.canary import CanaryCreate, CanaryStatus, default_strategy, transition_error
+from shared.models.canary import CanaryStatus, default_strategy, transition_error
+from shared.schemas.canary import CanaryCreate
 
 E = TrafficEntry
 
@@ -161,3 +162,10 @@ def test_window_start_reaches_back_for_late_metrics_but_not_past_the_step():
     assert window_start(new_step, t0 + timedelta(seconds=600)) == t0 + timedelta(seconds=540)
     outage = {"created_at": text(0), "step_started_at": text(1), "last_window_end": text(60)}
     assert window_start(outage, t0 + timedelta(seconds=900)) == t0 + timedelta(seconds=60)
+
+
+def test_the_public_view_has_the_response_schema_fields_in_order():
+    from shared.models.canary import PUBLIC_FIELDS
+    from shared.schemas.canary import Canary
+
+    assert PUBLIC_FIELDS == tuple(Canary.model_fields)

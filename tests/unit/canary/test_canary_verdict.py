@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from shared.canary.verdict import Sample, decide
-from shared.models.canary import CompareToStable, Thresholds, Verdict
+from shared.models.canary import Verdict
+from shared.schemas.canary import CompareToStable, Thresholds
 
 T = Thresholds(max_error_rate_pct=1.0, max_p95_ms=1000, max_p99_ms=2000, min_requests=100)
 STABLE = Sample(request_count=1000, error_rate_pct=0.5, p95_ms=300, p99_ms=900)

@@ -361,7 +361,7 @@ def test_the_deployments_api_against_itself_and_a_removed_field():
 
     os.environ.setdefault("GOOGLE_CLOUD_PROJECT", "deployq-unit")
     from shared.config import Settings
-    from shared.models.deployment import Deployment, DeploymentCreate
+    from shared.schemas.deployment import Deployment, DeploymentCreate
     from shared.web import Api, Route
 
     def handler(ctx):

@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from shared import clock
-from shared.models.governance import PolicyBody
 from shared.models.policy import active_window, freeze_message, with_defaults
+from shared.schemas.governance import PolicyBody
 
 WEEKENDS_PARIS = {
     "name": "weekends",

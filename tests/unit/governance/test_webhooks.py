@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from shared.governance import notify
-from shared.models.governance import NotificationSettings
+from shared.schemas.governance import NotificationSettings
 from shared.webhooks import redacted, slack_text, url_problem
 
 SECRET_PATH = "/services/T000/B000/XXXXsecretXXXX"

@@ -1,4 +1,4 @@
-"""What the packages, worker and canary routes answer, as models for the OpenAPI document.
+"""What the routes answer, as models for the OpenAPI document.
 
 The handlers build plain dicts (`public_package` and friends); these models only describe
 them, so `/openapi.json` gives every success answer a schema a client (or a property-based
@@ -203,3 +203,11 @@ class CanarySweep(_Answer):
 class CanaryCheckOutcome(_Answer):
     checked: bool
     status: Text = None
+
+
+class Discovery(_Answer):
+    """The base URLs of the deployq APIs; null where this deployment does not name one."""
+
+    deployments: str
+    packages: Optional[str] = None
+    canary: Optional[str] = None
