@@ -44,6 +44,18 @@ MAX_BODY_BYTES = 1024 * 1024
 log = logs.get("web")
 
 
+class MatchRule(Rule):
+    """A werkzeug rule that only matches. Routes are matched, never built into URLs, so
+    the two URL builders werkzeug compiles for every rule (90% of the time a `Map` of
+    the deployments function's 37 rules takes to build, at each cold start) are not made."""
+
+    def _compile_builder(self, _append_unknown: bool = True):
+        def build(*args: Any, **kwargs: Any):
+            raise NotImplementedError("deployq's routes are matched, not built into URLs")
+
+        return build
+
+
 @dataclass(frozen=True)
 class Raw:
     """A response that is a file, not a model: its media types (documented as such)."""
@@ -169,7 +181,7 @@ class Api:
         self._resolved: dict[int, Route] = {}
         json_framework_errors()
         self._map = Map(
-            [Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(self.routes)],
+            [MatchRule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(self.routes)],
             strict_slashes=False,
             merge_slashes=False,
         )
