@@ -82,14 +82,14 @@ class Checks:
         )
         if taken is None:
             return None
-        record, token = taken
+        record, lease = taken
         try:
-            return self._check(org, record, token, now, metrics)
+            return self._check(org, record, lease, now, metrics)
         except BaseException:
-            store.release(org, canary_id, token)
+            store.release(org, canary_id, lease)
             raise
 
-    def _check(self, org, record, token, now: datetime, metrics) -> dict[str, Any] | None:
+    def _check(self, org, record, lease, now: datetime, metrics) -> dict[str, Any] | None:
         number = int(record.get("check_count") or 0) + 1
         start = window_start(record, now)
         if start >= now:
@@ -107,7 +107,7 @@ class Checks:
         changes.update(_check_changes(record, number, now, verdict, bool(pending), changes))
         try:
             after = self.parts.store.commit(
-                org, record["id"], token, changes, check, system(org, self.parts.system_actor)
+                org, record["id"], lease, changes, check, system(org, self.parts.system_actor)
             )
         except LeaseLost as exc:
             log.warning("%s; its result is dropped", exc, extra={"fields": ids(record)})

@@ -62,9 +62,9 @@ class Manual:
                 transition_error(CanaryStatus(record["status"]), target) or "not allowed",
                 code="invalid_transition",
             )
-        record, token = taken
+        record, lease = taken
         now = self.parts.now()
-        changes = self._changes_or_release(org, canary_id, token, record, target)
+        changes = self._changes_or_release(org, canary_id, lease, record, target)
         verb = "promoted" if target == CanaryStatus.promoted else "aborted"
         changes.update(
             status=target.value,
@@ -73,12 +73,12 @@ class Manual:
             next_check_at=None,
             pending_action=None,
         )
-        after = store.commit(org, canary_id, token, changes, principal=principal)
+        after = store.commit(org, canary_id, lease, changes, principal=principal)
         self.effects.after(org, record, after, now, None)
         log.info("canary %s %s", canary_id, changes["reason"], extra={"fields": ids(after)})
         return after
 
-    def _changes_or_release(self, org, canary_id, token, record, target: CanaryStatus) -> dict:
+    def _changes_or_release(self, org, canary_id, lease, record, target: CanaryStatus) -> dict:
         """The traffic change of ending the canary as `target`; the lease released (and the
         refusal raised) when Cloud Run does not take it."""
         store = self.parts.store
@@ -86,19 +86,19 @@ class Manual:
             return self._traffic(record, target)
         except NotFoundError as exc:
             if target == CanaryStatus.promoted:
-                store.release(org, canary_id, token)
+                store.release(org, canary_id, lease)
                 raise Conflict(f"cannot promote: {exc.message}", code="service_not_found") from None
             return {"traffic_percent": 0}  # nothing left to send traffic to: just end it
         except EtagConflict as exc:
-            store.release(org, canary_id, token)
+            store.release(org, canary_id, lease)
             raise Conflict(
                 f"{conflict_reason(exc.message)}; retry", code="concurrent_update"
             ) from None
         except CloudRunError as exc:
-            store.release(org, canary_id, token)
+            store.release(org, canary_id, lease)
             raise exc.about(f"Cloud Run refused the {target.value} change") from None
         except BaseException:
-            store.release(org, canary_id, token)
+            store.release(org, canary_id, lease)
             raise
 
     def _traffic(self, record: dict[str, Any], target: CanaryStatus) -> dict[str, Any]:

@@ -1,10 +1,13 @@
 """A canary's changes as transactions: reserve its service, lease it, commit a check; each
 change that is worth telling (created, status, traffic) is an event in the same commit.
 
-A check holds a lease on the canary (`lease_token`, `lease_until`) taken in a
-transaction, so two checks of one canary never run at once; the result is
-committed only by the lease holder. Every status change is checked against the
-canary status machine (409 otherwise).
+A check holds a lease on the canary (`lease_token`, `lease_until`), so two checks of
+one canary never run at once; the result is committed only by the lease holder. The
+lease is a read and a write preconditioned on it (nothing changed in between), the
+result one preconditioned commit on the record as the lease left it: a check that
+leaves the service's lock alone costs three round trips. When anything else wrote the
+canary meanwhile, the result goes through a transaction that reads it again. Every
+status change is checked against the canary status machine (409 otherwise).
 """
 
 from __future__ import annotations
@@ -12,16 +15,17 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import clock
 from shared.errors import ConcurrentUpdate, Conflict
 from shared.events import EventSink, build_event
-from shared.models.canary import CanaryStatus, StartOutcome, public, start_decision
+from shared.models.canary import FINAL, CanaryStatus, StartOutcome, public, start_decision
 from shared.models.canary import transition_error as refusal_of
 from shared.store.canaries import CanaryStore
-from shared.store.firestore import run_transaction
+from shared.store.firestore import Stale, commit, run_optimistic, run_transaction
 
 if TYPE_CHECKING:
     from shared.models.principal import Principal
@@ -32,6 +36,16 @@ ENDINGS = ("promoted", "aborted", "rolled_back")
 
 class LeaseLost(Exception):
     """Another holder took the canary's lease: this holder's result is not written."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A hold on one canary: its token, and the record as the lease wrote it (at
+    `written_at`), on which the holder's result is preconditioned."""
+
+    token: str
+    record: dict[str, Any]
+    written_at: datetime
 
 
 def event_view(record: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -151,29 +165,56 @@ class CanaryRecords:
         self,
         org: str,
         canary_id: str,
-        token: str,
+        lease: Lease,
         changes: dict[str, Any],
         check: dict[str, Any] | None = None,
         principal=None,
     ) -> dict[str, Any]:
         """Write the lease holder's result (and check), release the lease; else LeaseLost."""
+        if CanaryStatus(changes.get("status", lease.record["status"])) not in FINAL:
+            try:
+                return self._commit_unchanged(org, lease, changes, check, principal)
+            except Stale:
+                pass  # written meanwhile: read it again in a transaction
         store = self.store
 
         def body(transaction):
             current = store.read(transaction, org, canary_id)
-            if current.get("lease_token") != token:
+            if current.get("lease_token") != lease.token:
                 raise LeaseLost(f"canary {canary_id}: lease taken by another check")
-            after = dict(current, **changes, lease_token=None, lease_until=None)
-            after["updated_at"] = clock.now_text()
-            check_move(canary_id, current, after)
+            after = self._result(canary_id, current, changes, check)
             service = store.service_holder(transaction, org, after)
             if check is not None:
-                after["last_check"] = check
                 store.write_check(transaction, org, canary_id, check)
             store.write(transaction, org, after, service)
             return after, self._record_event(transaction, org, current, after, principal)
 
         return self._run(org, body)
+
+    def _commit_unchanged(self, org, lease: Lease, changes, check, principal) -> dict[str, Any]:
+        """The result in one commit, if the record is still as the lease left it (else
+        Stale); only for a result that leaves the service's lock alone."""
+        before = lease.record
+        after = self._result(before["id"], before, changes, check)
+        batch = self.store.db.batch()
+        if check is not None:
+            self.store.write_check(batch, org, before["id"], check)
+        self.store.write_changes(batch, org, before, after, lease.written_at)
+        events = self._record_event(batch, org, before, after, principal)
+        commit(batch)  # Stale when the record changed since the lease
+        if self.events is not None and events:
+            self.events.publish_soon(org, events)
+        return after
+
+    @staticmethod
+    def _result(canary_id, current, changes, check) -> dict[str, Any]:
+        """The record after a holder's result: its changes, its check, no lease."""
+        after = dict(current, **changes, lease_token=None, lease_until=None)
+        after["updated_at"] = clock.now_text()
+        check_move(canary_id, current, after)
+        if check is not None:
+            after["last_check"] = check
+        return after
 
     def lease(
         self,
@@ -183,33 +224,34 @@ class CanaryRecords:
         seconds: float,
         *,
         accept: Callable[[dict[str, Any]], bool],
-    ) -> tuple[dict[str, Any], str] | None:
-        """Take the canary's lease in a transaction if no one holds it and `accept(record)`."""
+    ) -> tuple[dict[str, Any], Lease] | None:
+        """Take the canary's lease if no one holds it and `accept(record)`."""
         verdict, taken = self._lease(org, canary_id, now, seconds, accept)
         return taken if verdict == "taken" else None
 
     def _lease(self, org, canary_id, now: datetime, seconds: float, accept):
-        """("taken", (record, token)), ("held", None) or ("refused", None): the verdict is
-        the transaction's return value, so a retried transaction leaves no stale one."""
+        """("taken", (record, lease)), ("held", None) or ("refused", None), decided on one
+        read and written only if the record is still as read (else read again)."""
         token = secrets.token_hex(8)
         store = self.store
 
-        def body(transaction):
-            record = store.read(transaction, org, canary_id)
+        def attempt():
+            record, read_at = store.snapshot(org, canary_id)
             held_until = record.get("lease_until")
             if held_until and held_until > clock.to_text(now):
                 return "held", None
             if not accept(record):
                 return "refused", None
             until = clock.to_text(now + timedelta(seconds=seconds))
-            store.set_lease(transaction, org, canary_id, token, until)
-            return "taken", (dict(record, lease_token=token, lease_until=until), token)
+            written_at = store.take_lease(org, canary_id, token, until, read_at)
+            leased = dict(record, lease_token=token, lease_until=until)
+            return "taken", (leased, Lease(token, leased, written_at))
 
-        return run_transaction(store.db, body)
+        return run_optimistic(attempt)
 
     def lease_waiting(
         self, org: str, canary_id: str, seconds: float, wait: float, accept
-    ) -> tuple[dict[str, Any], str] | None:
+    ) -> tuple[dict[str, Any], Lease] | None:
         """`lease`, waiting up to `wait` seconds for a running check to finish.
 
         Returns None when `accept` refuses the record; ConcurrentUpdate when the lease
@@ -224,13 +266,13 @@ class CanaryRecords:
                 raise ConcurrentUpdate("a check of this canary is running right now; retry")
             time.sleep(0.1)
 
-    def release(self, org: str, canary_id: str, token: str) -> None:
+    def release(self, org: str, canary_id: str, lease: Lease) -> None:
         """Give the lease back without changes (nothing to do after all)."""
         store = self.store
 
         def body(transaction):
             current = store.read(transaction, org, canary_id)
-            if current.get("lease_token") == token:
+            if current.get("lease_token") == lease.token:
                 store.set_lease(transaction, org, canary_id, None, None)
 
         run_transaction(store.db, body)

@@ -18,6 +18,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -25,6 +26,7 @@ from shared import clock
 from shared.errors import NotFound
 from shared.models.canary import ACTIVE, FINAL, CanaryStatus
 from shared.models.ids import UUID
+from shared.store.firestore import Stale
 from shared.store.tenancy import tenant_documents
 
 REJECTED = (CanaryStatus.rolled_back.value, CanaryStatus.aborted.value)
@@ -74,6 +76,13 @@ class CanaryStore:
         if not snapshot.exists:
             raise NotFound(f"canary {canary_id} not found")
         return snapshot.to_dict()
+
+    def snapshot(self, org: str, canary_id: str) -> tuple[dict[str, Any], datetime]:
+        """The record and the time it was last written (a write's precondition)."""
+        snapshot = self._ref(org, canary_id).get()
+        if not snapshot.exists:
+            raise NotFound(f"canary {canary_id} not found")
+        return snapshot.to_dict(), snapshot.update_time
 
     def checks(self, org: str, canary_id: str) -> list[dict[str, Any]]:
         """Every check of a canary, oldest first."""
@@ -170,3 +179,24 @@ class CanaryStore:
 
     def set_lease(self, transaction, org: str, canary_id: str, token, until) -> None:
         transaction.update(self._ref(org, canary_id), {"lease_token": token, "lease_until": until})
+
+    # -- writes preconditioned on what was read (one round trip, no transaction) ----
+
+    def take_lease(self, org: str, canary_id: str, token: str, until: str, read_at) -> datetime:
+        """Set the lease if the record is still as read at `read_at`; the time it was
+        written. Stale when the record changed since."""
+        option = self.db.write_option(last_update_time=read_at)
+        try:
+            result = self._ref(org, canary_id).update(
+                {"lease_token": token, "lease_until": until}, option
+            )
+        except gexc.FailedPrecondition as exc:
+            raise Stale(str(exc)) from None
+        return result.update_time
+
+    def write_changes(self, batch, org: str, before, after, read_at) -> None:
+        """Write, with `batch`, the fields of `after` that differ from `before`; the commit
+        fails (FailedPrecondition) unless the record is still as written at `read_at`."""
+        changed = {k: v for k, v in after.items() if before.get(k) != v}
+        option = self.db.write_option(last_update_time=read_at)
+        batch.update(self._ref(org, after["id"]), changed, option)

@@ -21,15 +21,15 @@ def test_a_sweep_checking_one_canary(canaries, fake, service, gh, internal_heade
     assert response.status_code == 200 and response.get_json()["checked"] == 1
     assert dict(fake.calls) == {"google.monitoring.v3.MetricService/ListTimeSeries": 2}
     # The sweep's own queries: due canaries (a page, then an empty one) and linked updates
-    # to retry. The check: the lease (a transaction: begin, read, commit of the lease) and
-    # its result (a transaction: begin, read, commit of the record and the check entry).
+    # to retry. The check: a read of the canary, the lease written on the condition that
+    # the canary is as read, and its result (the record and the check entry) committed on
+    # the condition that the canary is as the lease left it.
     assert dict(ops) == {
-        "rpcs": 9,
+        "rpcs": 6,
         "run_query": 3,
         "queries": 3,
-        "reads": 3,
-        "begin_transaction": 2,
-        "batch_get_documents": 2,
+        "reads": 2,
+        "batch_get_documents": 1,
         "commit": 2,
         "writes": 3,
     }
