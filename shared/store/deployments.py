@@ -41,6 +41,7 @@ from shared import clock
 from shared.errors import BadRequest, NotFound
 from shared.models.deployment import Status
 from shared.models.ids import UUID
+from shared.store import writes
 from shared.store.firestore import BoundedCache, StripedLocks, every
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -190,7 +191,9 @@ class DeploymentStore:
     def raise_floor(self, writer, org: str, record: dict[str, Any]) -> None:
         """Nothing scheduled is older than `record` any more: later reads start at its day."""
         day = _day_number(record["created_at"][:10])
-        writer.set(self._queue(org, record["taxonomy_key"]), {"floor": Maximum(day)}, merge=True)
+        writes.merge_transforms(
+            writer, self._queue(org, record["taxonomy_key"]), {"floor": Maximum(day)}
+        )
 
     @staticmethod
     def floor_below(floor: int, record: dict[str, Any]) -> bool:
@@ -210,23 +213,25 @@ class DeploymentStore:
         """
         ref = self.ref(org, after["id"])
         if before is None:
-            writer.create(ref, after)
+            writes.create(writer, ref, after)
         elif read_at is not None:
             option = self.db.write_option(last_update_time=read_at)
-            writer.update(ref, {k: v for k, v in after.items() if before.get(k) != v}, option)
+            writes.update(
+                writer, ref, {k: v for k, v in after.items() if before.get(k) != v}, option
+            )
         else:
-            writer.set(ref, after)
+            writes.set(writer, ref, after)
         was = before is not None and before.get("status") == Status.scheduled.value
         now = after.get("status") == Status.scheduled.value
         key, day = after["taxonomy_key"], after["created_at"][:10]
         if now and not was:
             entry = ArrayUnion([_entry(after)])
-            writer.set(self._queue_day(org, key, day), {"entries": entry}, merge=True)
+            writes.merge_transforms(writer, self._queue_day(org, key, day), {"entries": entry})
             floor = Minimum(_day_number(day))
-            writer.set(self._queue(org, key), {"floor": floor}, merge=True)
+            writes.merge_transforms(writer, self._queue(org, key), {"floor": floor})
         elif was and not now:
             entry = ArrayRemove([_entry(before)])
-            writer.set(self._queue_day(org, key, day), {"entries": entry}, merge=True)
+            writes.merge_transforms(writer, self._queue_day(org, key, day), {"entries": entry})
 
     def kept_request(self, transaction, org: str, idempotency_key: str) -> dict | None:
         """What an unexpired idempotency key recorded (`request_hash`, `deployment_id`)."""
