@@ -120,9 +120,7 @@ class EventSink:
         self._worker_lock = threading.Lock()
 
     def _ref(self, org: str, event_id: str):
-        return (
-            self.db.collection("organisations").document(org).collection(OUTBOX).document(event_id)
-        )
+        return self.db.document("organisations", org, OUTBOX, event_id)
 
     def record(self, writer, org: str, events: Iterable[dict[str, Any]]) -> None:
         """Write events with `writer` (a transaction after its reads, or a batch).

@@ -108,21 +108,20 @@ class DeploymentStore:
         self._known = BoundedCache(KNOWN_RECORDS)
 
     # -- paths --------------------------------------------------------------------
-
-    def _org(self, org: str):
-        return self.db.collection("organisations").document(org)
+    # Document references from their path's segments: a third of the cost of chaining
+    # collection() and document() calls, and a PATCH makes nine of them.
 
     def collection(self, org: str):
-        return self._org(org).collection("deployments")
+        return self.db.collection("organisations", org, "deployments")
 
     def ref(self, org: str, deployment_id: str):
-        return self.collection(org).document(deployment_id)
+        return self.db.document("organisations", org, "deployments", deployment_id)
 
     def _queue(self, org: str, key: str):
-        return self._org(org).collection("queues").document(key)
+        return self.db.document("organisations", org, "queues", key)
 
     def _queue_day(self, org: str, key: str, day: str):
-        return self._queue(org, key).collection("days").document(day)
+        return self.db.document("organisations", org, "queues", key, "days", day)
 
     def _queue_refs(self, org: str, key: str, day: str) -> list:
         """The queue's head and the document of `day`: what a read of the queue starts with."""
@@ -130,7 +129,7 @@ class DeploymentStore:
 
     def _idempotency_ref(self, org: str, idempotency_key: str):
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
-        return self._org(org).collection("idempotency_keys").document(digest)
+        return self.db.document("organisations", org, "idempotency_keys", digest)
 
     def lock(self, org: str, key: str):
         """The process-local lock serialising writers of one taxonomy (or one key)."""
