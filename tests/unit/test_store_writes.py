@@ -1,6 +1,7 @@
 """shared/store/writes.py sends exactly what the client library's own methods would."""
 
 from datetime import UTC, datetime
+from enum import Enum
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
@@ -16,8 +17,12 @@ from google.cloud.firestore_v1.transforms import (
 )
 from google.cloud.firestore_v1.types import write as write_types
 
-from shared.models.deployment import Status
 from shared.store import writes
+
+
+class Status(str, Enum):
+    deployed = "deployed"
+
 
 RECORD = {
     "id": "0b5c8a9e-8f1e-4c8e-9a57-2d3a4f5b6c7d",
@@ -47,6 +52,7 @@ ODD = [
     {"has-dash": 1},
     {"nested": {"x.y": 1}},
     {"big": 2**63},  # out of int64: the library's error
+    {"text": "\ud800"},  # not UTF-8: the library's error
     {"raw": b"bytes"},
     {"tags": {"a", "b"}},
 ]
