@@ -42,7 +42,7 @@ from shared.errors import BadRequest, NotFound
 from shared.models.deployment import Status
 from shared.models.ids import UUID
 from shared.store import writes
-from shared.store.firestore import BoundedCache, StripedLocks, every
+from shared.store.firestore import BoundedCache, StripedLocks, every, owned_data
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # Day documents of a queue read per round trip.
@@ -264,7 +264,7 @@ class DeploymentStore:
         snapshot = self.ref(org, check_id(deployment_id)).get()
         if not snapshot.exists:
             raise NotFound(f"deployment {deployment_id} not found")
-        return self.remember(org, snapshot.to_dict())
+        return self.remember(org, owned_data(snapshot))
 
     def snapshot(self, org: str, deployment_id: str, transaction=None):
         """The record's snapshot (it may not exist)."""
@@ -306,7 +306,7 @@ class DeploymentStore:
             query = query.start_after(
                 {"created_at": created_at, "__name__": self.collection(org).document(last_id)}
             )
-        records = [snapshot.to_dict() for snapshot in query.limit(limit + 1).stream()]
+        records = [owned_data(snapshot) for snapshot in query.limit(limit + 1).stream()]
         next_token = encode_page_token(records[limit - 1]) if len(records) > limit else None
         return records[:limit], next_token
 
