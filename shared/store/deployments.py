@@ -155,7 +155,7 @@ class DeploymentStore:
         entries: list[str] = []
         floor = last
         for snapshot in start or self.db.get_all([head_ref, last_ref]):
-            data = snapshot.to_dict() or {}
+            data = owned_data(snapshot) or {}
             if snapshot.reference.path == head_ref.path:
                 floor = min(int(data.get("floor", last)), last)
             else:
@@ -164,7 +164,7 @@ class DeploymentStore:
         for first in range(0, len(days), QUEUE_DAYS_PER_READ):
             refs = [self._queue_day(org, key, d) for d in days[first : first + QUEUE_DAYS_PER_READ]]
             for snapshot in self.db.get_all(refs, field_paths=["entries"]):
-                entries += (snapshot.to_dict() or {}).get("entries") or []
+                entries += (owned_data(snapshot) or {}).get("entries") or []
         return floor, sorted(entries)
 
     def scheduled_before(
