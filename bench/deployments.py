@@ -5,6 +5,10 @@ the same Firestore round trips as each route) and the deployments function (auth
 GitHub OIDC tokens from a local JWKS), then measures, floor and deployq in turns: create
 (4 clients, and 8 for throughput), get, list (filtered, 100 results) and patch-to-deployed
 with 1,000 older scheduled deployments in the taxonomy.
+
+Beside the latencies, the CPU time (user + system) each serving process spent per request:
+steadier than latency on a machine shared with other work, it shows what deployq costs
+above the floor's round trips.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ def merged(name: str, runs: list[Result]) -> Result:
         [t for run in runs for t in run.latencies],
         sum(run.seconds for run in runs),
         sum(run.errors for run in runs),
+        sum(run.cpu for run in runs),
+        sum(run.cpu_requests for run in runs),
     )
 
 
@@ -118,12 +124,23 @@ def main() -> None:
             floor_created.append(response.json())
             return response
 
+        groups = {"floor": floor.proc.pid, "deployq": service.proc.pid}
+
         def side_by_side(name, ours, theirs, total=N, clients=CLIENTS, **kw):
             """Floor and deployq in turns (two rounds each), so a slow moment hits both."""
             runs: dict[str, list[Result]] = {"floor": [], "deployq": []}
             for _ in range(ROUNDS):
                 for kind, call in (("floor", theirs), ("deployq", ours)):
-                    runs[kind].append(load(name, call, requests_total=total, clients=clients, **kw))
+                    runs[kind].append(
+                        load(
+                            name,
+                            call,
+                            requests_total=total,
+                            clients=clients,
+                            group=groups[kind],
+                            **kw,
+                        )
+                    )
             pairs.append((merged(name, runs["deployq"]), merged(name, runs["floor"])))
 
         side_by_side("create", create, floor_create)
@@ -154,7 +171,7 @@ def main() -> None:
         )
 
         def own_project(name: str):
-            """A deployments process on a project of its own, warmed, and its database.
+            """A deployments process on a project of its own, warmed, its address and database.
 
             The emulator answers a query by scanning every document of the collection
             group in the project, deleted ones included (production reads an index), so
@@ -168,11 +185,12 @@ def main() -> None:
             address = f"http://127.0.0.1:{process.port}"
             for _ in range(50):
                 requests.get(f"{address}/v1/deployments?limit=1", headers=headers, timeout=10)
-            return address, firestore.Client(project=name)
+            return process, address, firestore.Client(project=name)
 
         # patch-to-deployed: each client owns a taxonomy holding 1,000 older scheduled
         # deployments; its first patch skips all 1,000, later ones find the queue clean.
-        patch_url, patch_db = own_project(f"{project}-patch")
+        patch_process, patch_url, patch_db = own_project(f"{project}-patch")
+        groups["deployq"] = patch_process.proc.pid
         targets: dict[int, list[str]] = {}
         floor_targets: dict[int, list[dict]] = {}
         patch_headers = {client: org_headers(f"bench-p{client}") for client in range(CLIENTS)}
@@ -217,10 +235,20 @@ def main() -> None:
             )
 
         runs: dict[str, list[Result]] = {"floor": [], "deployq": []}
-        for _ in range(ROUNDS):
+        for round_ in range(ROUNDS):
             for kind, call in (("floor", floor_patch), ("deployq", patch)):
+                # CPU from the rounds after the first: the first holds each taxonomy's
+                # auto-skip of 1,000 records, which the floor has no counterpart of.
+                group = groups[kind] if round_ > 0 else None
                 runs[kind].append(
-                    load("patch", call, requests_total=N, clients=CLIENTS, partitioned=True)
+                    load(
+                        "patch",
+                        call,
+                        requests_total=N,
+                        clients=CLIENTS,
+                        partitioned=True,
+                        group=group,
+                    )
                 )
                 patched[kind] += N
         pairs.append(
@@ -242,7 +270,7 @@ def main() -> None:
         )
         rows = [
             ["operation", "p50 ms", "p99 ms", "req/s", "errors", "floor p50", "floor req/s"]
-            + ["p50 / floor", "req/s / floor"]
+            + ["p50 / floor", "req/s / floor", "cpu ms/req", "floor cpu ms/req", "cpu / floor"]
         ]
         for ours, theirs in pairs:
             rows.append(
@@ -256,6 +284,9 @@ def main() -> None:
                     f"{theirs.rps:.0f}",
                     f"{ours.p50 / theirs.p50:.2f}x",
                     f"{ours.rps / theirs.rps:.2f}x",
+                    f"{ours.cpu_ms:.2f}",
+                    f"{theirs.cpu_ms:.2f}",
+                    f"{ours.cpu_ms / theirs.cpu_ms:.2f}x",
                 ]
             )
         print(
@@ -267,6 +298,10 @@ def main() -> None:
             f"first patch of each taxonomy (auto-skips 1,000): "
             f"{', '.join(f'{ms:.0f} ms' for ms in first_patch)}; "
             f"skipped in one taxonomy: {len(skipped)} (expected 1,000)"
+        )
+        print(
+            "cpu ms/req: user + system CPU time of the serving process per request "
+            "(patch: the rounds after the first, which holds the auto-skips)"
         )
     finally:
         for process in processes:

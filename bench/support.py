@@ -1,4 +1,5 @@
-"""Measuring helpers: concurrent HTTP load with latency percentiles, cold imports, tables."""
+"""Measuring helpers: concurrent HTTP load with latency percentiles and the serving process's
+CPU time, cold imports, tables."""
 
 from __future__ import annotations
 
@@ -26,6 +27,14 @@ class Result:
     latencies: list[float]
     seconds: float
     errors: int
+    # CPU seconds (user + system) the serving process spent on `cpu_requests` of the requests
+    cpu: float = 0.0
+    cpu_requests: int = 0
+
+    @property
+    def cpu_ms(self) -> float | None:
+        """CPU milliseconds of the serving process per request (None when not measured)."""
+        return self.cpu * 1000 / self.cpu_requests if self.cpu_requests else None
 
     @property
     def p50(self) -> float:
@@ -48,10 +57,12 @@ def load(
     requests_total: int,
     clients: int,
     partitioned: bool = False,
+    group: int | None = None,
 ) -> Result:
     """Run `call(session, i)` for i in range(requests_total) from `clients` threads.
 
     `partitioned`: client k makes requests k, k + clients, ... in order (its own work).
+    `group`: the process group serving the requests, whose CPU time the result counts.
     """
     latencies: list[float] = []
     errors = 0
@@ -75,13 +86,40 @@ def load(
                 if response.status_code >= 400:
                     errors += 1
 
+    cpu_before = cpu_seconds(group) if group is not None else 0.0
     started = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return Result(name, latencies, time.perf_counter() - started, errors)
+    seconds = time.perf_counter() - started
+    result = Result(name, latencies, seconds, errors)
+    if group is not None:
+        result.cpu, result.cpu_requests = cpu_seconds(group) - cpu_before, len(latencies)
+    return result
+
+
+def cpu_seconds(group: int) -> float:
+    """User + system CPU seconds of the live processes of a process group, from /proc (Linux).
+
+    A function started by `tests.support.emulators.start_function` leads a group of its own:
+    the functions-framework server and the worker it forks, which serves the requests.
+    """
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                text = stat.read()
+        except OSError:  # exited meanwhile
+            continue
+        # After "pid (command) ": state, ppid, pgrp, ..., utime (12th), stime (13th).
+        fields = text[text.rindex(b")") + 2 :].split()
+        if int(fields[2]) == group:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def cold_imports(*codes: str | tuple[str, Path, dict], runs: int = 11) -> list[float]:

@@ -2,6 +2,7 @@
 settings read by client libraries from the environment)."""
 
 import flask
+from google.cloud.firestore_v1.types.document import Value
 
 from cli import errors, openapi_diff
 from cli.action.main import Action
@@ -21,3 +22,7 @@ Action.do_wait_for_approval
 Action.do_rollback
 Action.do_canary
 flask.g.deployq_event_parsed  # read back with flask.g.get(...)
+Value.null_value  # protobuf fields shared/store/writes.py sets (sent, not read back)
+Value.boolean_value
+Value.integer_value
+Value.string_value

@@ -120,9 +120,7 @@ class EventSink:
         self._worker_lock = threading.Lock()
 
     def _ref(self, org: str, event_id: str):
-        return (
-            self.db.collection("organisations").document(org).collection(OUTBOX).document(event_id)
-        )
+        return self.db.document("organisations", org, OUTBOX, event_id)
 
     def record(self, writer, org: str, events: Iterable[dict[str, Any]]) -> None:
         """Write events with `writer` (a transaction after its reads, or a batch).
@@ -131,6 +129,8 @@ class EventSink:
         to encode than a map of maps); the many events of one commit (an auto-skip) share
         documents, so they cost a few writes, not one each.
         """
+        from shared.store import writes
+
         base = {"published": False, "created_at": clock.now_text(), "organisation": org}
         for group in _groups(list(events)):
             doc_id = group[0][0]["id"]
@@ -138,7 +138,7 @@ class EventSink:
                 event[DOC_KEY] = doc_id
             text = "[" + ",".join(t for _, t in group) + "]"
             data = {**base, "events_json": text, "count": len(group)}
-            writer.set(self._ref(org, doc_id), data)
+            writes.set(writer, self._ref(org, doc_id), data)
 
     def publish_soon(self, org: str, events: list[dict[str, Any]]) -> None:
         """Publish committed events in the background (the caller does not wait); failures

@@ -17,7 +17,7 @@ from shared.events import EventSink, build_event
 from shared.governance.approvals import Approvals
 from shared.models.deployment import TAXONOMY_FIELDS, Status, public, taxonomy_key
 from shared.store.deployments import DeploymentStore
-from shared.store.firestore import commit, run_optimistic, run_transaction
+from shared.store.firestore import commit, owned_data, run_optimistic, run_transaction
 
 if TYPE_CHECKING:
     from shared.auth import Principal
@@ -200,7 +200,7 @@ class DeploymentQueue:
         appear later: created_at is the creation time) and are read by reference.
         """
         target = patch.status
-        before = snapshot.to_dict()
+        before = owned_data(snapshot)
         moves = target is not None and target.value != before["status"]
         older, replaced, floor = [], None, 0
         if moves:
@@ -316,7 +316,7 @@ class DeploymentQueue:
         """Skip the scheduled ones of `snapshots`, superseded by `winner`; their events."""
         events = []
         for snapshot in snapshots:
-            before = snapshot.to_dict()
+            before = owned_data(snapshot)
             after = rules.skipped(before, winner, now, verb)
             if after is None:
                 continue

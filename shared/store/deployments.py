@@ -41,7 +41,8 @@ from shared import clock
 from shared.errors import BadRequest, NotFound
 from shared.models.deployment import Status
 from shared.models.ids import UUID
-from shared.store.firestore import BoundedCache, StripedLocks, every
+from shared.store import writes
+from shared.store.firestore import BoundedCache, StripedLocks, every, owned_data
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # Day documents of a queue read per round trip.
@@ -107,21 +108,20 @@ class DeploymentStore:
         self._known = BoundedCache(KNOWN_RECORDS)
 
     # -- paths --------------------------------------------------------------------
-
-    def _org(self, org: str):
-        return self.db.collection("organisations").document(org)
+    # Document references from their path's segments: a third of the cost of chaining
+    # collection() and document() calls, and a PATCH makes nine of them.
 
     def collection(self, org: str):
-        return self._org(org).collection("deployments")
+        return self.db.collection("organisations", org, "deployments")
 
     def ref(self, org: str, deployment_id: str):
-        return self.collection(org).document(deployment_id)
+        return self.db.document("organisations", org, "deployments", deployment_id)
 
     def _queue(self, org: str, key: str):
-        return self._org(org).collection("queues").document(key)
+        return self.db.document("organisations", org, "queues", key)
 
     def _queue_day(self, org: str, key: str, day: str):
-        return self._queue(org, key).collection("days").document(day)
+        return self.db.document("organisations", org, "queues", key, "days", day)
 
     def _queue_refs(self, org: str, key: str, day: str) -> list:
         """The queue's head and the document of `day`: what a read of the queue starts with."""
@@ -129,7 +129,7 @@ class DeploymentStore:
 
     def _idempotency_ref(self, org: str, idempotency_key: str):
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
-        return self._org(org).collection("idempotency_keys").document(digest)
+        return self.db.document("organisations", org, "idempotency_keys", digest)
 
     def lock(self, org: str, key: str):
         """The process-local lock serialising writers of one taxonomy (or one key)."""
@@ -155,7 +155,7 @@ class DeploymentStore:
         entries: list[str] = []
         floor = last
         for snapshot in start or self.db.get_all([head_ref, last_ref]):
-            data = snapshot.to_dict() or {}
+            data = owned_data(snapshot) or {}
             if snapshot.reference.path == head_ref.path:
                 floor = min(int(data.get("floor", last)), last)
             else:
@@ -164,7 +164,7 @@ class DeploymentStore:
         for first in range(0, len(days), QUEUE_DAYS_PER_READ):
             refs = [self._queue_day(org, key, d) for d in days[first : first + QUEUE_DAYS_PER_READ]]
             for snapshot in self.db.get_all(refs, field_paths=["entries"]):
-                entries += (snapshot.to_dict() or {}).get("entries") or []
+                entries += (owned_data(snapshot) or {}).get("entries") or []
         return floor, sorted(entries)
 
     def scheduled_before(
@@ -190,7 +190,9 @@ class DeploymentStore:
     def raise_floor(self, writer, org: str, record: dict[str, Any]) -> None:
         """Nothing scheduled is older than `record` any more: later reads start at its day."""
         day = _day_number(record["created_at"][:10])
-        writer.set(self._queue(org, record["taxonomy_key"]), {"floor": Maximum(day)}, merge=True)
+        writes.merge_transforms(
+            writer, self._queue(org, record["taxonomy_key"]), {"floor": Maximum(day)}
+        )
 
     @staticmethod
     def floor_below(floor: int, record: dict[str, Any]) -> bool:
@@ -210,23 +212,25 @@ class DeploymentStore:
         """
         ref = self.ref(org, after["id"])
         if before is None:
-            writer.create(ref, after)
+            writes.create(writer, ref, after)
         elif read_at is not None:
             option = self.db.write_option(last_update_time=read_at)
-            writer.update(ref, {k: v for k, v in after.items() if before.get(k) != v}, option)
+            writes.update(
+                writer, ref, {k: v for k, v in after.items() if before.get(k) != v}, option
+            )
         else:
-            writer.set(ref, after)
+            writes.set(writer, ref, after)
         was = before is not None and before.get("status") == Status.scheduled.value
         now = after.get("status") == Status.scheduled.value
         key, day = after["taxonomy_key"], after["created_at"][:10]
         if now and not was:
             entry = ArrayUnion([_entry(after)])
-            writer.set(self._queue_day(org, key, day), {"entries": entry}, merge=True)
+            writes.merge_transforms(writer, self._queue_day(org, key, day), {"entries": entry})
             floor = Minimum(_day_number(day))
-            writer.set(self._queue(org, key), {"floor": floor}, merge=True)
+            writes.merge_transforms(writer, self._queue(org, key), {"floor": floor})
         elif was and not now:
             entry = ArrayRemove([_entry(before)])
-            writer.set(self._queue_day(org, key, day), {"entries": entry}, merge=True)
+            writes.merge_transforms(writer, self._queue_day(org, key, day), {"entries": entry})
 
     def kept_request(self, transaction, org: str, idempotency_key: str) -> dict | None:
         """What an unexpired idempotency key recorded (`request_hash`, `deployment_id`)."""
@@ -260,7 +264,7 @@ class DeploymentStore:
         snapshot = self.ref(org, check_id(deployment_id)).get()
         if not snapshot.exists:
             raise NotFound(f"deployment {deployment_id} not found")
-        return self.remember(org, snapshot.to_dict())
+        return self.remember(org, owned_data(snapshot))
 
     def snapshot(self, org: str, deployment_id: str, transaction=None):
         """The record's snapshot (it may not exist)."""
@@ -302,7 +306,7 @@ class DeploymentStore:
             query = query.start_after(
                 {"created_at": created_at, "__name__": self.collection(org).document(last_id)}
             )
-        records = [snapshot.to_dict() for snapshot in query.limit(limit + 1).stream()]
+        records = [owned_data(snapshot) for snapshot in query.limit(limit + 1).stream()]
         next_token = encode_page_token(records[limit - 1]) if len(records) > limit else None
         return records[:limit], next_token
 

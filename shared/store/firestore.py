@@ -86,6 +86,14 @@ def commit(batch) -> None:
         raise Stale(str(exc)) from None
 
 
+def owned_data(snapshot) -> dict | None:
+    """`snapshot.to_dict()` without its deep copy, for a snapshot read only for its data and
+    then dropped: the client deep-copies a document once when it builds the snapshot, so
+    the snapshot's data is already its own, and `to_dict()` copies it again (11 us for a
+    deployment record, 1.1 ms for a page of 100). None when the document does not exist."""
+    return snapshot._data if snapshot.exists else None
+
+
 def every(query, page_size: int):
     """Every snapshot `query` matches, read `page_size` at a time (cursor after the last)."""
     cursor = None
