@@ -12,12 +12,12 @@ installs them.
 from __future__ import annotations
 
 import io
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from bench.support import ROOT, cold_imports, table
+from bench.support import cold_imports, table
+from tests.support.scripts import load_script
 
 FUNCTIONS = ("deployments", "packages", "worker", "canary", "events")
 BASELINE = "import functions_framework, google.cloud.firestore"
@@ -33,11 +33,7 @@ LOAD_MAIN = (
 def extracted(name: str, into: Path, bytecode: bool = True) -> Path:
     """The function's zip, as scripts/build_zips.py builds it, extracted under `into`
     (without its `__pycache__` folders unless `bytecode`)."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import build_zips
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    build_zips = load_script("build_zips")
     folder = into / (name if bytecode else f"{name}-source")
     archive = zipfile.ZipFile(io.BytesIO(build_zips.build(name)))
     members = [m for m in archive.namelist() if bytecode or "__pycache__" not in m]

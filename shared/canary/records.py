@@ -119,9 +119,13 @@ class CanaryRecords:
     def _run(self, org: str, body: Callable[[Any], tuple[Any, list[dict]]]) -> Any:
         """Run a transaction returning (result, its events); publish them once it committed."""
         result, events = run_transaction(self.store.db, body)
+        self._publish(org, events)
+        return result
+
+    def _publish(self, org: str, events: list[dict]) -> None:
+        """Publish committed events (in the background)."""
         if self.events is not None and events:
             self.events.publish_soon(org, events)
-        return result
 
     def reserve(self, org: str, record: dict[str, Any], principal: Principal | None = None):
         """Store a new canary as its service's active one.
@@ -202,8 +206,7 @@ class CanaryRecords:
         self.store.write_changes(batch, org, before, after, lease.written_at)
         events = self._record_event(batch, org, before, after, principal)
         commit(batch)  # Stale when the record changed since the lease
-        if self.events is not None and events:
-            self.events.publish_soon(org, events)
+        self._publish(org, events)
         return after
 
     @staticmethod

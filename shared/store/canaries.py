@@ -26,6 +26,7 @@ from shared import clock
 from shared.errors import NotFound
 from shared.models.canary import ACTIVE, FINAL, CanaryStatus
 from shared.models.ids import UUID
+from shared.store import writes
 from shared.store.firestore import Stale
 from shared.store.tenancy import tenant_documents
 
@@ -197,6 +198,4 @@ class CanaryStore:
     def write_changes(self, batch, org: str, before, after, read_at) -> None:
         """Write, with `batch`, the fields of `after` that differ from `before`; the commit
         fails (FailedPrecondition) unless the record is still as written at `read_at`."""
-        changed = {k: v for k, v in after.items() if before.get(k) != v}
-        option = self.db.write_option(last_update_time=read_at)
-        batch.update(self._ref(org, after["id"]), changed, option)
+        writes.update_changed(batch, self._ref(org, after["id"]), before, after, read_at)

@@ -214,10 +214,7 @@ class DeploymentStore:
         if before is None:
             writes.create(writer, ref, after)
         elif read_at is not None:
-            option = self.db.write_option(last_update_time=read_at)
-            writes.update(
-                writer, ref, {k: v for k, v in after.items() if before.get(k) != v}, option
-            )
+            writes.update_changed(writer, ref, before, after, read_at)
         else:
             writes.set(writer, ref, after)
         was = before is not None and before.get("status") == Status.scheduled.value

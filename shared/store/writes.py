@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from google.cloud.firestore_v1.base_client import BaseClient
 from google.cloud.firestore_v1.transforms import ArrayRemove, ArrayUnion, Maximum, Minimum
 from google.cloud.firestore_v1.types import write as write_types
 
@@ -82,22 +83,22 @@ def _add(writer, write) -> None:
 
 def create(writer, ref, data: dict[str, Any]) -> None:
     """`writer.create(ref, data)`: the document, failing if it exists."""
-    try:
-        write = _document_write(ref, data)
-    except _NotPlain:
-        writer.create(ref, data)
-        return
-    write.current_document.exists = False
-    _add(writer, write)
+    _whole_document(writer, ref, data, writer.create, must_be_new=True)
 
 
 def set(writer, ref, data: dict[str, Any]) -> None:  # noqa: A001 - the writer's own name
     """`writer.set(ref, data)`: the document, replacing whatever was there."""
+    _whole_document(writer, ref, data, writer.set, must_be_new=False)
+
+
+def _whole_document(writer, ref, data, library_write, *, must_be_new: bool) -> None:
     try:
         write = _document_write(ref, data)
     except _NotPlain:
-        writer.set(ref, data)
+        library_write(ref, data)
         return
+    if must_be_new:
+        write.current_document.exists = False
     _add(writer, write)
 
 
@@ -115,6 +116,13 @@ def update(writer, ref, changes: dict[str, Any], option) -> None:
     wrapped = write_types.Write.wrap(write)
     option.modify_write(wrapped)
     writer._add_write_pbs([wrapped])
+
+
+def update_changed(writer, ref, before: dict[str, Any], after: dict[str, Any], read_at) -> None:
+    """Write the top-level fields of `after` that differ from `before`; the commit fails
+    (FailedPrecondition) unless the document is still as it was at `read_at`."""
+    changes = {k: v for k, v in after.items() if before.get(k) != v}
+    update(writer, ref, changes, BaseClient.write_option(last_update_time=read_at))
 
 
 def merge_transforms(writer, ref, transforms: dict[str, Any]) -> None:

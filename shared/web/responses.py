@@ -52,8 +52,9 @@ def plain(value: Any) -> Any:
 
 
 def _json_default(value: Any) -> Any:
-    if callable(getattr(value, "model_dump", None)):
-        return value.model_dump(mode="json")
+    dumped = plain(value)
+    if dumped is not value:
+        return dumped
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

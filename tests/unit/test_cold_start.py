@@ -1,11 +1,15 @@
 """A function imports what it serves: cold start stays close to the runtime's own."""
 
+import io
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,19 +67,74 @@ def test_a_function_loads_at_start_only_what_it_needs(function):
     )
 
 
+def run(code: str, cwd: Path = ROOT) -> list[str]:
+    """What `code` prints, in a fresh interpreter with the functions' local settings."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ".", "AUTH_ENABLED": "false"}
+    env["GOOGLE_CLOUD_PROJECT"] = "cold-start"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=cwd
+    )
+    return out.stdout.split()
+
+
+LOAD = (
+    "import importlib.util, sys\n"
+    "spec = importlib.util.spec_from_file_location('main', 'functions/{}/main.py')\n"
+    "main = importlib.util.module_from_spec(spec)\n"
+    "spec.loader.exec_module(main)\n"
+)
+
+
 def test_the_deployments_function_loads_governance_models_only_when_served():
-    code = (
-        "import importlib.util, sys\n"
-        "spec = importlib.util.spec_from_file_location('main', 'functions/deployments/main.py')\n"
-        "main = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(main)\n"
+    code = LOAD.format("deployments") + (
         "print('shared.schemas.governance' in sys.modules)\n"
         "main.API.openapi()\n"
         "print('shared.schemas.governance' in sys.modules)\n"
     )
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ".", "AUTH_ENABLED": "false"}
-    env["GOOGLE_CLOUD_PROJECT"] = "cold-start"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=ROOT
+    assert run(code) == ["False", "True"]
+
+
+def test_a_route_without_a_body_or_query_model_never_loads_pydantic():
+    # /health answers with a response model, which only the OpenAPI document needs.
+    code = LOAD.format("deployments") + (
+        "import flask\n"
+        "with flask.Flask('t').test_request_context('/health'):\n"
+        "    answer = main.API.handle(flask.request)\n"
+        "print(answer.status_code, 'pydantic' in sys.modules)\n"
+        "with flask.Flask('t').test_request_context('/openapi.json'):\n"
+        "    answer = main.API.handle(flask.request)\n"
+        "print(answer.status_code, 'pydantic' in sys.modules)\n"
     )
-    assert out.stdout.split() == ["False", "True"]
+    assert run(code) == ["200", "False", "200", "True"]
+
+
+def test_the_models_are_plain_python():
+    # Services import statuses, tables and public views from shared.models at start;
+    # pydantic classes live in shared.schemas, loaded by the routes that validate.
+    modules = sorted(p.stem for p in (ROOT / "shared" / "models").glob("*.py"))
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module('shared.models.' + name)\n"
+        "print('pydantic' in sys.modules)\n"
+    )
+    assert run(code) == ["False"]
+
+
+def test_a_shipped_function_imports_its_modules_from_bytecode(tmp_path):
+    build_zips = load_script("build_zips")
+    zipfile.ZipFile(io.BytesIO(build_zips.build("worker"))).extractall(tmp_path)
+    code = (
+        "import importlib._bootstrap_external as external, importlib.util, sys\n"
+        "compile_source = external.SourceLoader.source_to_code\n"
+        "def traced(self, data, path, **kw):\n"
+        "    print('compiled:' + path)\n"
+        "    return compile_source(self, data, path, **kw)\n"
+        "external.SourceLoader.source_to_code = traced\n"
+        "spec = importlib.util.spec_from_file_location('main', 'main.py')\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "print('from:' + sys.modules['shared.web'].__spec__.cached)\n"
+    )
+    out = run(code, cwd=tmp_path)
+    assert [line for line in out if line.startswith("compiled:")] == []
+    tag = sys.implementation.cache_tag
+    assert out[-1] == f"from:{tmp_path}/shared/web/__pycache__/__init__.{tag}.pyc"

@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
+
+from tests.support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,11 +92,7 @@ def test_every_install_requires_hashes():
 
 
 def test_function_zips_ship_the_hashed_lock(tmp_path):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import build_zips
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    build_zips = load_script("build_zips")
     archive = zipfile.ZipFile(__import__("io").BytesIO(build_zips.build("worker")))
     shipped = archive.read("requirements.txt").decode()
     assert shipped == (ROOT / "requirements.txt").read_text() and "--hash=sha256:" in shipped
@@ -106,10 +102,7 @@ def test_function_zips_ship_the_hashed_lock(tmp_path):
 
 
 def audit_module():
-    spec = importlib.util.spec_from_file_location("audit_deps", ROOT / "scripts" / "audit_deps.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("audit_deps")
 
 
 @pytest.mark.parametrize(
